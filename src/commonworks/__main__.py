@@ -1,0 +1,3 @@
+from commonworks.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""The application factory: the REST API under /api/v1 and, unless disabled, the web UI.
+
+Each call builds an independent app with its own database engine, so tests can run
+several side by side; the NiceGUI pages are process-global and mounted once.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from commonworks import __version__
+from commonworks.core.auth.routes import router as auth_router
+from commonworks.core.database import Database
+from commonworks.core.errors import ErrorResponse, install_handlers
+from commonworks.core.orgs.routes import router as orgs_router
+from commonworks.core.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422, 429)}
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+
+    @router.get("/health", tags=["platform"], summary="Liveness and version")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    router.include_router(auth_router)
+    router.include_router(orgs_router)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, ui: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Commonworks",
+        version=__version__,
+        summary="Open industrial internet platform (工业互联网平台)",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_handlers(app)
+    app.include_router(api_router())
+    if settings.ui if ui is None else ui:
+        from commonworks.web import mount
+
+        mount(app, settings)
+    return app

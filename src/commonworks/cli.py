@@ -1,0 +1,210 @@
+"""The ``commonworks`` command: serve the platform, run the demo, migrate, onboard.
+
+A user mistake (bad code, unknown organization, duplicate e-mail) ends with exit code 2
+and one line saying what is wrong — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from commonworks.core.auth.models import Role
+from commonworks.core.database import Database
+from commonworks.core.errors import AppError
+from commonworks.core.orgs.models import Organization, OrgKind, SizeClass
+from commonworks.core.settings import Settings, get_settings
+
+app = typer.Typer(help="Commonworks — open industrial internet platform (工业互联网平台).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"setting COMMONWORKS_{str(first['loc'][0]).upper()}: {first['msg']}")
+
+
+def _upgrade(settings: Settings) -> Database:
+    from commonworks.core.migrate import upgrade
+
+    db = Database(settings.sqlalchemy_url)
+    try:
+        upgrade(db.engine)
+    except OperationalError as exc:
+        fail(f"cannot reach the database at {db.engine.url.render_as_string()}: {exc.orig}", code=1)
+    return db
+
+
+@contextmanager
+def _user_errors(db: Database) -> Iterator[Session]:
+    """A transaction whose validation and domain errors become one-line messages."""
+    try:
+        with db.transaction() as session:
+            yield session
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "input"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        fail(f"{field}: {message}")
+    except AppError as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+
+
+def _open(settings: Settings) -> Database:
+    db = Database(settings.sqlalchemy_url)
+    try:
+        tables = inspect(db.engine).get_table_names()
+    except OperationalError as exc:
+        fail(f"cannot reach the database: {exc.orig}", code=1)
+    if "organizations" not in tables:
+        fail("the database has no schema yet; run `commonworks db upgrade` first", code=1)
+    return db
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    from commonworks.core.migrate import current
+
+    settings = _settings()
+    db = _upgrade(settings)
+    out.print(f"database {db.engine.url.render_as_string()} is at revision {current(db.engine)}")
+
+
+@org_app.command("create")
+def org_create(
+    name_zh: Annotated[str, typer.Option("--name-zh", help="Registered Chinese name.")],
+    credit_code: Annotated[str, typer.Option("--credit-code", help="统一社会信用代码 (18 characters).")],
+    region: Annotated[str, typer.Option(help="GB/T 2260 region code, e.g. 340100.")],
+    industry: Annotated[str, typer.Option(help="GB/T 4754-2017 code, e.g. C34.")],
+    size: Annotated[SizeClass, typer.Option(help="Size class.")],
+    kind: Annotated[OrgKind, typer.Option(help="What the organization is.")] = OrgKind.manufacturer,
+    name_en: Annotated[str | None, typer.Option("--name-en")] = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude.")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude.")] = None,
+    owner_email: Annotated[str | None, typer.Option(help="Create a first user with role owner.")] = None,
+    owner_name: Annotated[str | None, typer.Option()] = None,
+    owner_password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
+) -> None:
+    """Onboard an organization (and optionally its first owner)."""
+    from commonworks.core.orgs import service
+    from commonworks.core.orgs.schemas import OrgCreate
+
+    db = _open(_settings())
+    owner = None
+    if owner_email:
+        if owner_password is None:
+            owner_password = typer.prompt("owner password", hide_input=True, confirmation_prompt=True)
+        owner = {"email": owner_email, "display_name": owner_name or owner_email.split("@")[0],
+                 "password": owner_password}
+    with _user_errors(db) as session:
+        org = service.create(session=session, data=OrgCreate(
+            name_zh=name_zh, name_en=name_en, credit_code=credit_code, region_code=region,
+            industry_code=industry, size_class=size, kind=kind, latitude=lat, longitude=lon,
+            owner=owner))  # type: ignore[arg-type]
+        out.print(f"created organization {org.id}: {org.name_zh} ({org.credit_code})")
+
+
+@user_app.command("create")
+def user_create(
+    org: Annotated[str, typer.Option(help="Organization id or credit code.")],
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[Role, typer.Option()] = Role.viewer,
+    password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
+) -> None:
+    """Add a user to an organization."""
+    from commonworks.core.auth import service
+    from commonworks.core.auth.schemas import UserCreate
+
+    db = _open(_settings())
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _user_errors(db) as session:
+        by = Organization.id == int(org) if org.isdigit() else Organization.credit_code == org.strip().upper()
+        organization = session.scalar(select(Organization).where(by))
+        if organization is None:
+            fail(f"--org: no organization with id or credit code {org!r}")
+        user = service.create_user(session=session, org_id=organization.id, data=UserCreate(
+            email=email, display_name=name, password=password, role=role))  # type: ignore[arg-type]
+        out.print(f"created user {user.id}: {user.email} ({user.role.value}) in {organization.name_zh}")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from commonworks.app import create_app
+
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level="info", proxy_headers=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default COMMONWORKS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default COMMONWORKS_PORT).")] = None,
+) -> None:
+    """Serve the API and the web UI."""
+    settings = _settings()
+    _open(settings)
+    _serve(settings, host, port)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")] = True,
+) -> None:
+    """Migrate, seed the demo enterprises and users, print the accounts, and serve."""
+    from commonworks.demo import seed
+
+    settings = _settings()
+    db = _upgrade(settings)
+    with db.transaction() as session:
+        accounts = seed(session)
+    table = Table(title="Demo accounts / 演示账号")
+    for column in ("e-mail", "password", "organization", "role"):
+        table.add_column(column, overflow="fold")
+    for a in accounts:
+        table.add_row(a.email, a.password, a.organization, a.role.value)
+    out.print(table)
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    out.print(f"Web UI: {url}/   API docs: {url}/api/v1/docs")
+    db.dispose()
+    if serve_after:
+        _serve(settings, host, port)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Settings, database, auth and tenancy, errors, i18n: what every domain stands on."""

@@ -1,0 +1,1 @@
+"""People and access: users with roles, passwords, JWT sessions, API tokens, tenant scoping."""

@@ -1,0 +1,1 @@
+"""Organizations (enterprises, service providers, the platform operator, government): the tenants."""

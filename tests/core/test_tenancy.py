@@ -1,0 +1,113 @@
+"""Tenant isolation over the app's whole route table.
+
+Every operation under /api/v1 is read from the app's OpenAPI document, so a route added later is covered
+without editing this file — unless it needs a sample body or a path parameter this file
+does not know yet, in which case the test fails and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from commonworks.app import API_PREFIX, create_app
+from commonworks.core.settings import Settings
+
+# Routes anybody may call without a token.
+PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login")}
+
+# Valid bodies, so that a refusal is about the tenant and not about the body.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/orgs"): {"name_zh": "新企业", "credit_code": "91340100MA2N0C0Q05", "region_code": "340100",
+                               "industry_code": "C34", "size_class": "small"},
+    ("PATCH", "/api/v1/orgs/{org_id}"): {"name_zh": "被改名"},
+    ("POST", "/api/v1/users"): {"email": "intruder@factory-b.cn", "display_name": "x", "password": "long-enough"},
+    ("PATCH", "/api/v1/users/{user_id}"): {"display_name": "被改名"},
+    ("POST", "/api/v1/tokens"): {"name": "intruder"},
+}
+
+
+def _routes() -> list[tuple[str, str]]:
+    """Every operation of the API, read from the app's OpenAPI document."""
+    app = create_app(Settings(database_url="sqlite://", secret_key="x"), ui=False)
+    paths = app.openapi()["paths"]
+    return [(method.upper(), path) for path, ops in paths.items() if path.startswith(API_PREFIX)
+            for method in ops]
+
+
+ROUTES = _routes()
+PRIVATE = [r for r in ROUTES if r not in PUBLIC]
+
+
+def _fill(path: str, tenants) -> str:  # type: ignore[no-untyped-def]
+    """Put tenant A's own ids into the path parameters."""
+    a = tenants.a
+    ids = {"org_id": a.org_id, "user_id": a.viewer.user_id, "token_id": a.viewer_token_id}
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in ids:
+            pytest.fail(f"{path}: add tenant A's value for path parameter {name!r} to this test")
+        return str(ids[name])
+
+    return re.sub(r"\{(\w+)\}", one, path)
+
+
+def _state_of_a(client, tenants) -> list[Any]:  # type: ignore[no-untyped-def]
+    h = tenants.a.owner.headers
+    return [client.get(f"/api/v1/orgs/{tenants.a.org_id}", headers=h).json(),
+            client.get("/api/v1/users?limit=500", headers=h).json(),
+            client.get("/api/v1/tokens?limit=500", headers=tenants.a.viewer.headers).json()]
+
+
+@pytest.fixture
+def with_token(client, tenants):  # type: ignore[no-untyped-def]
+    created = client.post("/api/v1/tokens", json={"name": "A's token"}, headers=tenants.a.viewer.headers).json()
+    tenants.a.viewer_token_id = created["id"]
+    return tenants
+
+
+def test_route_table_is_not_empty() -> None:
+    assert len(PRIVATE) >= 10
+
+
+@pytest.mark.parametrize(("method", "path"), PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
+def test_another_tenants_token_cannot_reach_or_change_data(client, with_token, method, path) -> None:  # type: ignore[no-untyped-def]
+    tenants = with_token
+    if method in {"POST", "PUT", "PATCH"} and (method, path) not in BODIES:
+        pytest.fail(f"{method} {path}: add a valid sample body to BODIES in this test")
+    before = _state_of_a(client, tenants)
+    url = _fill(path, tenants)
+    intruders = (tenants.b.owner, tenants.government.owner)
+    for intruder in intruders:
+        response = client.request(method, url, json=BODIES.get((method, path)), headers=intruder.headers)
+        if "{" in path:
+            assert response.status_code in (403, 404), f"{intruder.email}: {response.status_code} {response.text}"
+        else:
+            assert response.status_code < 500
+            assert tenants.a.name not in response.text  # a collection never lists another tenant's rows
+            assert tenants.a.owner.email not in response.text
+    assert _state_of_a(client, tenants) == before
+
+
+@pytest.mark.parametrize(("method", "path"), PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
+def test_every_private_route_needs_a_token(client, with_token, method, path) -> None:  # type: ignore[no-untyped-def]
+    response = client.request(method, _fill(path, with_token), json=BODIES.get((method, path)))
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_government_staff_never_read_an_enterprise_profile(client, tenants) -> None:  # type: ignore[no-untyped-def]
+    for member in (tenants.government.owner, tenants.government.viewer):
+        assert client.get(f"/api/v1/orgs/{tenants.a.org_id}", headers=member.headers).status_code == 404
+        listed = client.get("/api/v1/orgs", headers=member.headers).json()
+        assert [o["id"] for o in listed["items"]] == [tenants.government.org_id]
+
+
+def test_a_token_of_tenant_b_cannot_be_revoked_by_tenant_a_admin(client, tenants) -> None:  # type: ignore[no-untyped-def]
+    token = client.post("/api/v1/tokens", json={"name": "b"}, headers=tenants.b.viewer.headers).json()
+    response = client.delete(f"/api/v1/tokens/{token['id']}", headers=tenants.a.owner.headers)
+    assert response.status_code == 404
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token['token']}"}).status_code == 200
