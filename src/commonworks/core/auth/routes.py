@@ -20,7 +20,7 @@ from commonworks.core.auth.schemas import (
 )
 from commonworks.core.auth.security import issue_access_token
 from commonworks.core.errors import TooManyRequests, Unauthorized
-from commonworks.core.pagination import Page, PageQuery, paginate
+from commonworks.core.params import Page, PageQuery, RowId, paginate
 
 router = APIRouter(tags=["access"])
 
@@ -60,17 +60,17 @@ def create_user(data: UserCreate, session: DbSession, caller: Manager) -> User:
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(user_id: int, session: DbSession, caller: Caller) -> User:
+def get_user(user_id: RowId, session: DbSession, caller: Caller) -> User:
     return get_in_tenant(session, User, user_id, caller, what="user")
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, data: UserUpdate, session: DbSession, caller: Caller) -> User:
+def update_user(user_id: RowId, data: UserUpdate, session: DbSession, caller: Caller) -> User:
     return service.update_user(session=session, caller=caller, user_id=user_id, data=data)
 
 
 @router.delete("/users/{user_id}", response_model=UserOut, summary="Deactivate a user")
-def deactivate_user(user_id: int, session: DbSession, caller: Manager) -> User:
+def deactivate_user(user_id: RowId, session: DbSession, caller: Manager) -> User:
     return service.update_user(session=session, caller=caller, user_id=user_id,
                                data=UserUpdate(is_active=False))
 
@@ -89,5 +89,5 @@ def create_token(data: TokenCreate, session: DbSession, caller: Caller) -> Token
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, summary="Revoke an API token")
-def revoke_token(token_id: int, session: DbSession, caller: Caller) -> TokenOut:
+def revoke_token(token_id: RowId, session: DbSession, caller: Caller) -> TokenOut:
     return TokenOut.model_validate(service.revoke_token(session=session, caller=caller, token_id=token_id))

@@ -8,7 +8,7 @@ from commonworks.core.auth.deps import Caller, DbSession
 from commonworks.core.errors import Forbidden
 from commonworks.core.orgs import service
 from commonworks.core.orgs.schemas import OrgCreate, OrgOut, OrgUpdate
-from commonworks.core.pagination import Page, PageQuery, paginate
+from commonworks.core.params import Page, PageQuery, RowId, paginate
 
 router = APIRouter(prefix="/orgs", tags=["organizations"])
 
@@ -28,10 +28,10 @@ def create_org(data: OrgCreate, session: DbSession, caller: Caller) -> OrgOut:
 
 
 @router.get("/{org_id}", response_model=OrgOut)
-def get_org(org_id: int, session: DbSession, caller: Caller) -> OrgOut:
+def get_org(org_id: RowId, session: DbSession, caller: Caller) -> OrgOut:
     return service.to_out(service.get(session=session, caller=caller, org_id=org_id))
 
 
 @router.patch("/{org_id}", response_model=OrgOut)
-def update_org(org_id: int, data: OrgUpdate, session: DbSession, caller: Caller) -> OrgOut:
+def update_org(org_id: RowId, data: OrgUpdate, session: DbSession, caller: Caller) -> OrgOut:
     return service.to_out(service.update(session=session, caller=caller, org_id=org_id, data=data))

@@ -1,16 +1,21 @@
-"""The one way to paginate: ``?limit=&offset=`` in, ``{items, total, limit, offset}`` out."""
+"""Parameters every route shares: row ids in paths, and the one way to paginate
+(``?limit=&offset=`` in, ``{items, total, limit, offset}`` out)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+
+
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Row id.")]
+"""A row id in a path: a positive 32-bit integer (PostgreSQL ``integer``)."""
 
 
 class Page(BaseModel, Generic[T]):
@@ -28,7 +33,7 @@ class PageParams:
 
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
