@@ -31,7 +31,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 
 i18n: $(VENV)/.installed-dev  ## re-extract UI strings and merge them into the catalogs
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -o src/commonworks/locale/messages.pot src
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=Commonworks --version=0.1.0 --copyright-holder="Commonworks contributors" -o src/commonworks/locale/messages.pot src
 	$(BIN)/pybabel update -i src/commonworks/locale/messages.pot -d src/commonworks/locale --no-fuzzy-matching
 
 clean:
