@@ -141,3 +141,16 @@ def test_operator_staff_may_edit_any_profile(client, tenants) -> None:  # type: 
                             headers=tenants.operator.owner.headers)
     assert response.status_code == 200
     assert (response.json()["latitude"], response.json()["longitude"]) == (31.8, 117.2)
+
+
+def test_operator_deactivates_an_organization_and_its_users_are_locked_out(client, tenants) -> None:  # type: ignore[no-untyped-def]
+    assert client.delete(f"/api/v1/orgs/{tenants.b.org_id}", headers=tenants.b.owner.headers).status_code == 403
+    assert client.get("/api/v1/me", headers=tenants.b.viewer.headers).status_code == 200
+    response = client.delete(f"/api/v1/orgs/{tenants.b.org_id}", headers=tenants.operator.admin.headers)
+    assert response.status_code == 200 and response.json()["is_active"] is False
+    assert client.get("/api/v1/me", headers=tenants.b.viewer.headers).status_code == 401
+    assert client.post("/api/v1/auth/login", json={"email": tenants.b.owner.email, "password": "x"}).status_code == 401
+    own = client.delete(f"/api/v1/orgs/{tenants.operator.org_id}", headers=tenants.operator.owner.headers)
+    assert own.status_code == 409
+    kept = client.get(f"/api/v1/orgs/{tenants.b.org_id}", headers=tenants.operator.owner.headers).json()
+    assert kept["name_zh"] == "乙工厂"  # deactivated, not deleted

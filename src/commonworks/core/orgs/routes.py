@@ -35,3 +35,8 @@ def get_org(org_id: RowId, session: DbSession, caller: Caller) -> OrgOut:
 @router.patch("/{org_id}", response_model=OrgOut)
 def update_org(org_id: RowId, data: OrgUpdate, session: DbSession, caller: Caller) -> OrgOut:
     return service.to_out(service.update(session=session, caller=caller, org_id=org_id, data=data))
+
+
+@router.delete("/{org_id}", response_model=OrgOut, summary="Deactivate an organization (platform-operator staff)")
+def deactivate_org(org_id: RowId, session: DbSession, caller: Caller) -> OrgOut:
+    return service.to_out(service.deactivate(session=session, caller=caller, org_id=org_id))

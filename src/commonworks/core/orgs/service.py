@@ -72,6 +72,18 @@ def update(*, session: Session, caller: Principal, org_id: int, data: OrgUpdate)
     return org
 
 
+def deactivate(*, session: Session, caller: Principal, org_id: int) -> Organization:
+    """Platform-operator staff off-board an organization: its users can no longer sign in; nothing is deleted."""
+    org = get(session=session, caller=caller, org_id=org_id)
+    if not caller.is_operator_staff:
+        raise Forbidden("only platform-operator staff may deactivate an organization")
+    if org.id == caller.org_id:
+        raise Conflict("the platform operator cannot deactivate itself")
+    org.is_active = False
+    session.flush()
+    return org
+
+
 def to_out(org: Organization) -> OrgOut:
     region = codes.lookup_region(org.region_code)
     industry = codes.lookup_industry(org.industry_code)
