@@ -1,0 +1,83 @@
+"""The ingest protocol between a gateway and the platform (the only thing they share).
+
+A *batch* is JSON, gzip-compressed on the wire, columnar per tag so that thousands of
+samples cost one parse::
+
+    {"batch_id": "gw-hefei-1:000000000042",          # idempotency key
+     "series": [{"tag": "cnc-01.spindle_speed",       # platform tag key
+                 "ts": [1795770000000, ...],          # epoch ms UTC, device time
+                 "v":  [1200.0, ...]}],               # numbers, booleans or strings
+     "stale": [{"tag": "cnc-01.spindle_speed", "ts": 1795770009000}]}
+
+HTTP: ``POST /api/v1/ingest`` with ``Authorization: Bearer cwg_…`` (the gateway's own
+credential) and ``Content-Encoding: gzip``; the 200 answer (:class:`Ack`) comes only after
+the batch is committed. MQTT: the gateway publishes the same bytes with QoS 1 to
+``commonworks/ingest/<gateway key>`` with user property ``token`` … and the platform
+answers on ``commonworks/ack/<gateway key>`` with the Ack JSON after commit.
+Resending a batch is harmless: samples are unique on (tag, ts).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from commonworks.connect.samples import Sample
+
+INGEST_PATH = "/api/v1/ingest"
+MQTT_INGEST_TOPIC = "commonworks/ingest/{gateway}"
+MQTT_ACK_TOPIC = "commonworks/ack/{gateway}"
+MQTT_SHARED_GROUP = "commonworks-ingest"
+MAX_BATCH_SAMPLES = 100_000
+GATEWAY_TOKEN_PREFIX = "cwg_"
+
+
+def encode_batch(batch_id: str, samples: Sequence[Sample], *, compress: bool = True) -> bytes:
+    """Group samples per tag into the columnar batch document (gzip unless ``compress=False``)."""
+    series: dict[str, tuple[list[int], list[Any]]] = {}
+    stale: list[dict[str, Any]] = []
+    for s in samples:
+        if s.value is None:
+            stale.append({"tag": s.tag, "ts": s.ts})
+            continue
+        ts, values = series.setdefault(s.tag, ([], []))
+        ts.append(s.ts)
+        values.append(s.value)
+    doc: dict[str, Any] = {"batch_id": batch_id,
+                           "series": [{"tag": tag, "ts": ts, "v": v} for tag, (ts, v) in series.items()]}
+    if stale:
+        doc["stale"] = stale
+    raw = orjson.dumps(doc)
+    return gzip.compress(raw, compresslevel=1) if compress else raw
+
+
+@dataclass
+class Rejected:
+    tag: str
+    ts: int | None
+    reason: str
+
+
+@dataclass
+class Ack:
+    """The platform's answer to a committed batch."""
+
+    batch_id: str
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    created_tags: list[str] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Ack:
+        doc = orjson.loads(data)
+        return cls(batch_id=doc["batch_id"], accepted=doc.get("accepted", 0), duplicates=doc.get("duplicates", 0),
+                   rejected=[Rejected(**r) for r in doc.get("rejected", [])],
+                   created_tags=list(doc.get("created_tags", [])))
