@@ -181,3 +181,42 @@ def app_client_factory(settings: Settings):  # type: ignore[no-untyped-def]
     yield make
     for c in made:
         c.app.state.db.dispose()
+
+
+@dataclass
+class Plant:
+    site_id: int
+    line_id: int
+    machine_id: int
+    tags: dict[str, int]
+    gateway_id: int
+    gateway_token: str
+
+    @property
+    def gateway_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.gateway_token}"}
+
+
+def make_plant(client: TestClient, member: Member, *, prefix: str = "cnc-01", gateway_key: str = "gw-a",
+               allow_create_tags: bool = False) -> Plant:
+    """A site, a line, one CNC machine with four tags, and a gateway — created through the API."""
+    h = member.headers
+
+    def post(path: str, body: dict) -> dict:
+        response = client.post(path, json=body, headers=h)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    site = post("/api/v1/sites", {"name": f"{prefix} 一号厂区", "timezone": "Asia/Shanghai"})
+    line = post("/api/v1/lines", {"site_id": site["id"], "name": "机加线 1"})
+    machine = post("/api/v1/machines", {"line_id": line["id"], "key": prefix, "name": "DMG MORI 立式加工中心",
+                                        "machine_type": "cnc_mill", "ideal_cycle_times": {"bracket": 42.0}})
+    tags = {}
+    for key, unit, data_type in (("spindle_speed", "/min", "float"), ("part_count", "{count}", "int"),
+                                 ("program", "1", "string"), ("running", "1", "bool")):
+        tag = post("/api/v1/tags", {"key": f"{prefix}.{key}", "name": key, "unit": unit, "data_type": data_type,
+                                    "machine_id": machine["id"]})
+        tags[key] = tag["id"]
+    gateway = post("/api/v1/gateways", {"key": gateway_key, "name": "车间网关", "allow_create_tags": allow_create_tags})
+    return Plant(site_id=site["id"], line_id=line["id"], machine_id=machine["id"], tags=tags,
+                 gateway_id=gateway["id"], gateway_token=gateway["token"])

@@ -14,9 +14,11 @@ import pytest
 
 from commonworks.app import API_PREFIX, create_app
 from commonworks.core.settings import Settings
+from tests.conftest import make_plant
 
 # Routes anybody may call without a token.
-PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login")}
+PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login"),
+          ("POST", "/api/v1/ingest")}  # gateway credential, not a user token: tests/telemetry
 
 # Valid bodies, so that a refusal is about the tenant and not about the body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -26,6 +28,23 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/users"): {"email": "intruder@factory-b.cn", "display_name": "x", "password": "long-enough"},
     ("PATCH", "/api/v1/users/{user_id}"): {"display_name": "被改名"},
     ("POST", "/api/v1/tokens"): {"name": "intruder"},
+    ("POST", "/api/v1/sites"): {"name": "入侵厂区"},
+    ("PATCH", "/api/v1/sites/{site_id}"): {"name": "被改名"},
+    ("POST", "/api/v1/lines"): {"site_id": 1, "name": "入侵产线"},
+    ("PATCH", "/api/v1/lines/{line_id}"): {"name": "被改名"},
+    ("POST", "/api/v1/machines"): {"line_id": 1, "key": "intruder", "name": "x", "machine_type": "press"},
+    ("PATCH", "/api/v1/machines/{machine_id}"): {"name": "被改名"},
+    ("POST", "/api/v1/tags"): {"key": "intruder.x", "name": "x", "unit": "1", "machine_id": 1},
+    ("PATCH", "/api/v1/tags/{tag_id}"): {"name": "被改名"},
+    ("POST", "/api/v1/gateways"): {"key": "gw-intruder", "name": "x"},
+    ("PATCH", "/api/v1/gateways/{gateway_id}"): {"name": "被改名"},
+    ("PUT", "/api/v1/telemetry/retention"): {"raw_days": 1, "rollup_1m_days": 1, "rollup_1h_days": 1},
+}
+
+# Query parameters some collection routes need, pointing at tenant A's rows.
+QUERIES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/tags/{tag_id}/series"): "?start=0&end=4102444800000",
+    ("GET", "/api/v1/telemetry/export.csv"): "?start=0&end=4102444800000&tag_id={tag_id}",
 }
 
 
@@ -44,7 +63,10 @@ PRIVATE = [r for r in ROUTES if r not in PUBLIC]
 def _fill(path: str, tenants) -> str:  # type: ignore[no-untyped-def]
     """Put tenant A's own ids into the path parameters."""
     a = tenants.a
-    ids = {"org_id": a.org_id, "user_id": a.viewer.user_id, "token_id": a.viewer_token_id}
+    plant = a.plant
+    ids = {"org_id": a.org_id, "user_id": a.viewer.user_id, "token_id": a.viewer_token_id,
+           "site_id": plant.site_id, "line_id": plant.line_id, "machine_id": plant.machine_id,
+           "tag_id": plant.tags["spindle_speed"], "gateway_id": plant.gateway_id}
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -55,17 +77,30 @@ def _fill(path: str, tenants) -> str:  # type: ignore[no-untyped-def]
     return re.sub(r"\{(\w+)\}", one, path)
 
 
+def _url(method: str, path: str, tenants) -> str:  # type: ignore[no-untyped-def]
+    return _fill(path + QUERIES.get((method, path), ""), tenants)
+
+
 def _state_of_a(client, tenants) -> list[Any]:  # type: ignore[no-untyped-def]
     h = tenants.a.owner.headers
+    plant = tenants.a.plant
     return [client.get(f"/api/v1/orgs/{tenants.a.org_id}", headers=h).json(),
             client.get("/api/v1/users?limit=500", headers=h).json(),
-            client.get("/api/v1/tokens?limit=500", headers=tenants.a.viewer.headers).json()]
+            client.get("/api/v1/tokens?limit=500", headers=tenants.a.viewer.headers).json(),
+            *[client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
+              for kind in ("sites", "lines", "machines", "tags", "gateways")],
+            client.get(f"/api/v1/machines/{plant.machine_id}/latest", headers=h).json(),
+            client.get("/api/v1/telemetry/retention", headers=h).json()]
 
 
 @pytest.fixture
 def with_token(client, tenants):  # type: ignore[no-untyped-def]
+    """Tenant A with an API token, a plant with telemetry, and a gateway."""
     created = client.post("/api/v1/tokens", json={"name": "A's token"}, headers=tenants.a.viewer.headers).json()
     tenants.a.viewer_token_id = created["id"]
+    tenants.a.plant = make_plant(client, tenants.a.owner, prefix="sentinel-a")
+    batch = {"batch_id": "a-1", "series": [{"tag": "sentinel-a.spindle_speed", "ts": [1795770000000], "v": [1200.0]}]}
+    assert client.post("/api/v1/ingest", json=batch, headers=tenants.a.plant.gateway_headers).status_code == 200
     return tenants
 
 
@@ -79,22 +114,23 @@ def test_another_tenants_token_cannot_reach_or_change_data(client, with_token, m
     if method in {"POST", "PUT", "PATCH"} and (method, path) not in BODIES:
         pytest.fail(f"{method} {path}: add a valid sample body to BODIES in this test")
     before = _state_of_a(client, tenants)
-    url = _fill(path, tenants)
+    url = _url(method, path, tenants)
     intruders = (tenants.b.owner, tenants.government.owner)
     for intruder in intruders:
         response = client.request(method, url, json=BODIES.get((method, path)), headers=intruder.headers)
-        if "{" in path:
+        if "{" in path + QUERIES.get((method, path), ""):
             assert response.status_code in (403, 404), f"{intruder.email}: {response.status_code} {response.text}"
         else:
             assert response.status_code < 500
             assert tenants.a.name not in response.text  # a collection never lists another tenant's rows
             assert tenants.a.owner.email not in response.text
+            assert "sentinel-a" not in response.text
     assert _state_of_a(client, tenants) == before
 
 
 @pytest.mark.parametrize(("method", "path"), PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
 def test_every_private_route_needs_a_token(client, with_token, method, path) -> None:  # type: ignore[no-untyped-def]
-    response = client.request(method, _fill(path, with_token), json=BODIES.get((method, path)))
+    response = client.request(method, _url(method, path, with_token), json=BODIES.get((method, path)))
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
 

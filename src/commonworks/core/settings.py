@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     default_language: str = "zh_CN"
     ui: bool = Field(default=True, description="Mount the web UI on the API app.")
+    retention_raw_days: int = Field(default=90, ge=1, description="Default days raw samples are kept.")
+    retention_rollup_1m_days: int = Field(default=400, ge=1)
+    retention_rollup_1h_days: int = Field(default=3650, ge=1)
+    mqtt_url: str = Field(default="", description="Broker for MQTT ingest, e.g. mqtt://127.0.0.1:1883; empty: none.")
 
     @field_validator("default_language")
     @classmethod

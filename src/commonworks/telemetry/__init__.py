@@ -1,0 +1,1 @@
+"""Telemetry: plants, machines and tags; ingest, storage, rollups, retention, queries, export."""

@@ -1,0 +1,219 @@
+"""HTTP routes: plant hierarchy, tags, gateways, ingest, latest values, series, CSV export, retention."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from commonworks.connect.protocol import INGEST_PATH
+from commonworks.core.auth.deps import AppSettings, Caller, DbSession, Manager, get_in_tenant, tenant_scoped
+from commonworks.core.auth.models import MANAGERS
+from commonworks.core.crud import Resource, crud_router
+from commonworks.core.errors import AppError, Conflict, Invalid
+from commonworks.core.params import Page, PageQuery, RowId, paginate
+from commonworks.telemetry import service
+from commonworks.telemetry.models import DeadLetter, Gateway, Line, Machine, RetentionPolicy, Site, Tag
+from commonworks.telemetry.schemas import (
+    DeadLetterOut,
+    GatewayCreate,
+    GatewayCreated,
+    GatewayOut,
+    GatewayUpdate,
+    IngestAck,
+    LatestValue,
+    LineCreate,
+    LineOut,
+    LineUpdate,
+    MachineCreate,
+    MachineOut,
+    MachineUpdate,
+    Resolution,
+    RetentionIn,
+    RetentionOut,
+    Series,
+    SiteCreate,
+    SiteOut,
+    SiteUpdate,
+    TagCreate,
+    TagOut,
+    TagUpdate,
+)
+
+MAX_BODY = 64 * 1024 * 1024
+
+
+def _no_lines(session, site) -> None:  # type: ignore[no-untyped-def]
+    if session.scalar(select(Line.id).where(Line.site_id == site.id).limit(1)) is not None:
+        raise Conflict("the site still has lines; move or delete them first")
+
+
+def _no_machines(session, line) -> None:  # type: ignore[no-untyped-def]
+    if session.scalar(select(Machine.id).where(Machine.line_id == line.id).limit(1)) is not None:
+        raise Conflict("the line still has machines; move or delete them first")
+
+
+RESOURCES = [
+    Resource(model=Site, name="site", path="/sites", create=SiteCreate, update=SiteUpdate, out=SiteOut,
+             unique=[("name",)], tags=["plant"], writers=MANAGERS, before_delete=_no_lines),
+    Resource(model=Line, name="line", path="/lines", create=LineCreate, update=LineUpdate, out=LineOut,
+             references={"site_id": Site}, unique=[("site_id", "name")], tags=["plant"], writers=MANAGERS,
+             before_delete=_no_machines),
+    Resource(model=Machine, name="machine", path="/machines", create=MachineCreate, update=MachineUpdate,
+             out=MachineOut, references={"line_id": Line}, unique=[("key",)], tags=["plant"]),
+    Resource(model=Tag, name="tag", path="/tags", create=TagCreate, update=TagUpdate, out=TagOut,
+             references={"machine_id": Machine}, unique=[("key",)], tags=["tags"]),
+]
+
+router = APIRouter()
+for _resource in RESOURCES:
+    router.include_router(crud_router(_resource))
+
+gateways = APIRouter(prefix="/gateways", tags=["gateways"])
+
+
+@gateways.get("", response_model=Page[GatewayOut])
+def list_gateways(session: DbSession, caller: Caller, page: PageQuery) -> Page[GatewayOut]:
+    rows, total = paginate(session, tenant_scoped(select(Gateway), Gateway, caller).order_by(Gateway.id), page)
+    return Page(items=[GatewayOut.model_validate(g) for g in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@gateways.post("", response_model=GatewayCreated, status_code=status.HTTP_201_CREATED,
+               summary="Register a gateway and get its credential (shown once)")
+def create_gateway(data: GatewayCreate, session: DbSession, caller: Manager) -> GatewayCreated:
+    if session.scalar(select(Gateway.id).where(Gateway.key == data.key)) is not None:
+        raise Conflict(f"gateway key {data.key!r} is taken", field="key")
+    secret, prefix, digest = service.new_gateway_token()
+    gateway = Gateway(org_id=caller.org_id, key=data.key, name=data.name, allow_create_tags=data.allow_create_tags,
+                      token_hash=digest, token_prefix=prefix)
+    session.add(gateway)
+    session.flush()
+    return GatewayCreated(**GatewayOut.model_validate(gateway).model_dump(), token=secret)
+
+
+@gateways.get("/{gateway_id}", response_model=GatewayOut)
+def get_gateway(gateway_id: RowId, session: DbSession, caller: Caller) -> Gateway:
+    return get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
+
+
+@gateways.patch("/{gateway_id}", response_model=GatewayOut)
+def update_gateway(gateway_id: RowId, data: GatewayUpdate, session: DbSession, caller: Manager) -> Gateway:
+    gateway = get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
+    for key, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(gateway, key, value)
+    return gateway
+
+
+@gateways.delete("/{gateway_id}", response_model=GatewayOut, summary="Revoke a gateway's credential")
+def revoke_gateway(gateway_id: RowId, session: DbSession, caller: Manager) -> Gateway:
+    from commonworks.core.database import utcnow
+
+    gateway = get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
+    gateway.revoked_at = gateway.revoked_at or utcnow()
+    return gateway
+
+
+@gateways.get("/{gateway_id}/dead-letters", response_model=Page[DeadLetterOut],
+              summary="Samples this gateway sent that were refused, with the reason")
+def dead_letters(gateway_id: RowId, session: DbSession, caller: Caller, page: PageQuery) -> Page[DeadLetterOut]:
+    gateway = get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
+    stmt = select(DeadLetter).where(DeadLetter.gateway_id == gateway.id).order_by(DeadLetter.id.desc())
+    rows, total = paginate(session, stmt, page)
+    return Page(items=[DeadLetterOut.model_validate(r) for r in rows], total=total, limit=page.limit,
+                offset=page.offset)
+
+
+router.include_router(gateways)
+
+ingest = APIRouter(tags=["ingest"])
+
+
+@ingest.post(INGEST_PATH.removeprefix("/api/v1"), response_model=IngestAck,
+             summary="Ingest a batch from a gateway (answered after commit)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                 "type": "object", "required": ["batch_id", "series"], "properties": {
+                     "batch_id": {"type": "string"},
+                     "series": {"type": "array", "items": {"type": "object", "properties": {
+                         "tag": {"type": "string"}, "ts": {"type": "array", "items": {"type": "integer"}},
+                         "v": {"type": "array", "items": {}}}}},
+                     "stale": {"type": "array", "items": {"type": "object"}}}}}}}})
+async def ingest_batch(request: Request) -> IngestAck:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise AppError(f"batch body larger than {MAX_BODY // 2**20} MiB", status_code=413, code="too_large")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise AppError(f"batch body larger than {MAX_BODY // 2**20} MiB", status_code=413, code="too_large")
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    return await run_in_threadpool(service.ingest_committed, request.app.state.db, token, body,
+                                   request.headers.get("content-encoding"))
+
+
+router.include_router(ingest)
+
+data = APIRouter(tags=["telemetry"])
+
+
+@data.get("/machines/{machine_id}/latest", response_model=list[LatestValue], summary="Newest value of every tag")
+def latest(machine_id: RowId, session: DbSession, caller: Caller) -> list[LatestValue]:
+    return service.latest_for_machine(session, caller, machine_id)
+
+
+def _ms(value: datetime | int, name: str) -> int:
+    if isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        raise Invalid(f"{name} needs a time zone offset (e.g. 2026-11-27T08:00:00+08:00)", field=name)
+    return int(value.timestamp() * 1000)
+
+
+TimeParam = datetime | int
+
+
+@data.get("/tags/{tag_id}/series", response_model=Series,
+          summary="Samples or rollups of a tag; the resolution is picked for the range unless given")
+def tag_series(tag_id: RowId, session: DbSession, caller: Caller,
+               start: Annotated[TimeParam, Query(description="ISO 8601 with offset, or epoch ms")],
+               end: Annotated[TimeParam, Query(description="ISO 8601 with offset, or epoch ms")],
+               resolution: Resolution = "auto") -> Series:
+    return service.series(session, caller, tag_id, start=_ms(start, "start"), end=_ms(end, "end"),
+                          resolution=resolution)
+
+
+@data.get("/telemetry/export.csv", response_class=StreamingResponse, summary="Raw samples as CSV",
+          responses={200: {"content": {"text/csv": {}}}})
+def export_csv(request: Request, session: DbSession, caller: Caller,
+               start: Annotated[TimeParam, Query()], end: Annotated[TimeParam, Query()],
+               tag_id: Annotated[list[int] | None, Query(description="Tags to export")] = None,
+               machine_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> StreamingResponse:
+    lo, hi = _ms(start, "start"), _ms(end, "end")
+    if hi <= lo:
+        raise Invalid("end must be after start", field="end")
+    ids = service.tags_for_export(session, caller, [t for t in (tag_id or [])], machine_id)
+    rows = service.export_rows(request.app.state.db, caller.org_id, ids, lo, hi)
+    return StreamingResponse(rows, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="telemetry.csv"'})
+
+
+@data.get("/telemetry/retention", response_model=RetentionOut, summary="Your telemetry retention policy")
+def get_retention(session: DbSession, caller: Caller, settings: AppSettings) -> RetentionOut:
+    policy, default = service.retention_for(session, caller.org_id, settings)
+    return RetentionOut(raw_days=policy.raw_days, rollup_1m_days=policy.rollup_1m_days,
+                        rollup_1h_days=policy.rollup_1h_days, is_default=default)
+
+
+@data.put("/telemetry/retention", response_model=RetentionOut)
+def set_retention(data_in: RetentionIn, session: DbSession, caller: Manager) -> RetentionOut:
+    policy = session.get(RetentionPolicy, caller.org_id) or RetentionPolicy(org_id=caller.org_id)
+    policy.raw_days, policy.rollup_1m_days, policy.rollup_1h_days = (
+        data_in.raw_days, data_in.rollup_1m_days, data_in.rollup_1h_days)
+    session.add(policy)
+    return RetentionOut(**data_in.model_dump(), is_default=False)
+
+
+router.include_router(data)

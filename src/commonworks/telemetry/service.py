@@ -1,0 +1,314 @@
+"""Telemetry logic: gateway credentials, ingest, latest values, series, CSV export, retention."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from commonworks.connect.protocol import GATEWAY_TOKEN_PREFIX
+from commonworks.core.auth.deps import Principal, get_in_tenant, tenant_scoped
+from commonworks.core.auth.security import hash_api_token
+from commonworks.core.database import Database, utcnow
+from commonworks.core.errors import Invalid, NotFound, Unauthorized
+from commonworks.core.orgs.models import Organization
+from commonworks.core.settings import Settings
+from commonworks.telemetry import ingest as ingest_mod
+from commonworks.telemetry import storage
+from commonworks.telemetry.models import (
+    DataType,
+    DeadLetter,
+    Gateway,
+    Machine,
+    RetentionPolicy,
+    Rollup1h,
+    Rollup1m,
+    Sample,
+    Tag,
+)
+from commonworks.telemetry.schemas import IngestAck, LatestValue, RejectedOut, Series, SeriesPoint
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+
+
+# ---------------------------------------------------------------- gateways
+
+
+def new_gateway_token() -> tuple[str, str, str]:
+    """(secret shown once, display prefix, sha256 stored)."""
+    import secrets
+
+    secret = GATEWAY_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return secret, secret[:11], hash_api_token(secret)
+
+
+def gateway_for_token(session: Session, token: str | None) -> Gateway:
+    """The active gateway a credential belongs to, or 401."""
+    if not token or not token.startswith(GATEWAY_TOKEN_PREFIX):
+        raise Unauthorized("a gateway credential (cwg_…) is required")
+    gateway = session.scalar(select(Gateway).where(Gateway.token_hash == hash_api_token(token)))
+    if gateway is None or gateway.revoked_at is not None:
+        raise Unauthorized("gateway credential is unknown or revoked")
+    active = session.scalar(select(Organization.is_active).where(Organization.id == gateway.org_id))
+    if not active:
+        raise Unauthorized("the gateway's organization is deactivated")
+    return gateway
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def _tag_map(session: Session, org_id: int, keys: set[str]) -> dict[str, ingest_mod.TagInfo]:
+    found: dict[str, ingest_mod.TagInfo] = {}
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i:i + 500]
+        for tag_id, key, data_type in session.execute(
+                select(Tag.id, Tag.key, Tag.data_type).where(Tag.org_id == org_id, Tag.key.in_(chunk))):
+            found[key] = (tag_id, DataType(data_type))
+    return found
+
+
+def _keys_of(doc: dict[str, Any]) -> set[str]:
+    keys: set[str] = set()
+    for part in ("series", "stale"):
+        entries = doc.get(part)
+        if isinstance(entries, list):
+            keys.update(e["tag"] for e in entries if isinstance(e, dict) and isinstance(e.get("tag"), str))
+    return keys
+
+
+def ingest(session: Session, gateway: Gateway, doc: dict[str, Any], *, now_ms: int) -> IngestAck:
+    """Validate and store one batch of a gateway; refused samples become dead letters."""
+    tags = _tag_map(session, gateway.org_id, _keys_of(doc))
+    created: list[str] = []
+    if gateway.allow_create_tags:
+        for key, data_type in ingest_mod.unknown_tags(doc, set(tags)).items():
+            if data_type is None or not _KEY.match(key):
+                continue
+            tag = Tag(org_id=gateway.org_id, key=key, name=key, unit="1", data_type=data_type, auto_created=True,
+                      source=f"gateway {gateway.key}")
+            session.add(tag)
+            session.flush()
+            tags[key] = (tag.id, data_type)
+            created.append(key)
+    prepared = ingest_mod.prepare(doc, tags, now_ms=now_ms)
+    result = storage.write(session, prepared.columns)
+    for tag_id, ts in prepared.stale:
+        session.execute(update(Tag).where(Tag.id == tag_id, (Tag.stale_since_ms.is_(None)) | (Tag.stale_since_ms < ts))
+                        .values(stale_since_ms=ts))
+    if prepared.refused:
+        rows = [{"org_id": gateway.org_id, "gateway_id": gateway.id, "batch_id": prepared.batch_id, "tag": r.tag[:200],
+                 "ts": r.ts, "value": None if r.value is None else str(r.value)[:1000], "reason": r.reason,
+                 "received_at": utcnow()} for r in prepared.refused]
+        extra = prepared.refused_count - len(prepared.refused)
+        if extra:
+            rows.append({**rows[-1], "tag": "*", "ts": None, "value": None,
+                         "reason": f"and {extra} more refused samples (not listed one by one)"})
+        session.execute(DeadLetter.__table__.insert(), rows)
+    session.execute(update(Gateway).where(Gateway.id == gateway.id).values(
+        samples_accepted=Gateway.samples_accepted + result.inserted,
+        samples_rejected=Gateway.samples_rejected + prepared.refused_count,
+        last_seen_at=utcnow()))
+    return IngestAck(batch_id=prepared.batch_id, accepted=result.inserted, duplicates=result.duplicates,
+                     rejected=[RejectedOut(tag=r.tag, ts=r.ts, reason=r.reason) for r in prepared.refused],
+                     rejected_count=prepared.refused_count, created_tags=created)
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or ""
+    return isinstance(exc, IntegrityError) or code in ("40001", "40P01") or "database is locked" in str(exc.orig)
+
+
+def ingest_committed(db: Database, token: str | None, body: bytes, content_encoding: str | None,
+                     *, attempts: int = 5) -> IngestAck:
+    """Authenticate, ingest and commit one batch; the Ack is returned only after the commit.
+
+    Concurrent workers may race on a new tag, a new partition or a rollup row; such a
+    transaction is retried whole.
+    """
+    try:
+        doc = ingest_mod.decode_body(body, content_encoding)
+    except ingest_mod.BatchError as exc:
+        with db.transaction() as session:
+            gateway_for_token(session, token)  # a stranger learns nothing from the body check
+        raise Invalid(str(exc), field=exc.field) from exc
+    for attempt in range(attempts):
+        try:
+            with db.transaction() as session:
+                gateway = gateway_for_token(session, token)
+                try:
+                    return ingest(session, gateway, doc, now_ms=time.time_ns() // 1_000_000)
+                except ingest_mod.BatchError as exc:
+                    raise Invalid(str(exc), field=exc.field) from exc
+        except DBAPIError as exc:
+            storage.forget_partitions()
+            if attempt == attempts - 1 or not _retryable(exc):
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- queries
+
+
+def _last_sample(session: Session, tag_id: int) -> tuple[int, float | None, str | None] | None:
+    row = session.execute(select(Sample.ts, Sample.value, Sample.text).where(Sample.tag_id == tag_id)
+                          .order_by(Sample.ts.desc()).limit(1)).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+def latest_for_machine(session: Session, caller: Principal, machine_id: int) -> list[LatestValue]:
+    """The newest value of every tag of a machine, flagged stale when the device went away after it."""
+    machine = get_in_tenant(session, Machine, machine_id, caller, what="machine")
+    tags = session.scalars(select(Tag).where(Tag.machine_id == machine.id).order_by(Tag.key)).all()
+    out = []
+    for tag in tags:
+        last = _last_sample(session, tag.id)
+        ts, value = (last[0], last[2] if last[2] is not None else last[1]) if last else (None, None)
+        stale = tag.stale_since_ms is not None and (ts is None or tag.stale_since_ms >= ts)
+        out.append(LatestValue(tag_id=tag.id, key=tag.key, name=tag.name, unit=tag.unit, data_type=tag.data_type,
+                               ts=ts, value=value, stale=stale))
+    return out
+
+
+RAW_LIMIT_MS = 6 * 3_600_000
+MINUTE_LIMIT_MS = 10 * 86_400_000
+MAX_POINTS = 50_000
+
+
+def pick_resolution(start: int, end: int, requested: str) -> str:
+    """``auto`` picks raw up to 6 h, 1-minute rollups up to 10 days, hourly beyond."""
+    if requested != "auto":
+        return requested
+    span = end - start
+    if span <= RAW_LIMIT_MS:
+        return "raw"
+    return "1m" if span <= MINUTE_LIMIT_MS else "1h"
+
+
+def series(session: Session, caller: Principal, tag_id: int, *, start: int, end: int, resolution: str) -> Series:
+    """Samples or rollup buckets of one tag in [start, end)."""
+    if end <= start:
+        raise Invalid("end must be after start", field="end")
+    tag = get_in_tenant(session, Tag, tag_id, caller, what="tag")
+    chosen = pick_resolution(start, end, resolution)
+    points: list[SeriesPoint] = []
+    if chosen == "raw" or not tag.data_type.numeric:
+        chosen = "raw"
+        rows = session.execute(select(Sample.ts, Sample.value, Sample.text).where(
+            Sample.tag_id == tag.id, Sample.ts >= start, Sample.ts < end).order_by(Sample.ts).limit(MAX_POINTS + 1))
+        for ts, value, text_value in rows:
+            points.append(SeriesPoint(ts=ts, value=text_value if text_value is not None else value))
+        if len(points) > MAX_POINTS:
+            raise Invalid(f"more than {MAX_POINTS} raw samples in this range; ask for resolution 1m or 1h, "
+                          "or a shorter range", field="resolution")
+    else:
+        table = Rollup1m if chosen == "1m" else Rollup1h
+        width = storage.MINUTE_MS if chosen == "1m" else storage.HOUR_MS
+        rows = session.execute(select(table.bucket, table.sum, table.count, table.min, table.max, table.last_value)
+                               .where(table.tag_id == tag.id, table.bucket >= start - start % width,
+                                      table.bucket < end).order_by(table.bucket))
+        for bucket, total, count, lo, hi, last in rows:
+            points.append(SeriesPoint(ts=bucket, value=total / count if count else None, min=lo, max=hi, last=last,
+                                      count=count))
+    return Series(tag_id=tag.id, key=tag.key, unit=tag.unit, resolution=chosen, start=start, end=end,  # type: ignore[arg-type]
+                  points=points)
+
+
+def export_rows(db: Database, org_id: int, tag_ids: list[int], start: int, end: int) -> Iterator[str]:
+    """CSV text of raw samples (tag, ISO time, epoch ms, value, unit), streamed in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["tag", "time", "ts_ms", "value", "unit"])
+    yield buffer.getvalue()
+    with db.sessions() as session:
+        tags = {t.id: t for t in session.scalars(select(Tag).where(Tag.org_id == org_id, Tag.id.in_(tag_ids)))}
+        for tag_id in sorted(tags):
+            tag = tags[tag_id]
+            stmt = (select(Sample.ts, Sample.value, Sample.text)
+                    .where(Sample.tag_id == tag_id, Sample.ts >= start, Sample.ts < end).order_by(Sample.ts))
+            for chunk in session.execute(stmt.execution_options(yield_per=20_000)).partitions():
+                buffer.seek(0)
+                buffer.truncate()
+                for ts, value, text_value in chunk:
+                    iso = datetime.fromtimestamp(ts / 1000, UTC).isoformat(timespec="milliseconds")
+                    writer.writerow([tag.key, iso.replace("+00:00", "Z"), ts,
+                                     text_value if text_value is not None else repr(value), tag.unit])
+                yield buffer.getvalue()
+
+
+def tags_for_export(session: Session, caller: Principal, tag_ids: list[int], machine_id: int | None) -> list[int]:
+    if machine_id is not None:
+        machine = get_in_tenant(session, Machine, machine_id, caller, what="machine")
+        return list(session.scalars(select(Tag.id).where(Tag.machine_id == machine.id)))
+    if not tag_ids:
+        raise Invalid("name the tags (tag_id=…) or a machine (machine_id=…)", field="tag_id")
+    found = set(session.scalars(tenant_scoped(select(Tag.id), Tag, caller).where(Tag.id.in_(tag_ids))))
+    missing = [t for t in tag_ids if t not in found]
+    if missing:
+        raise NotFound(f"tag {missing[0]} not found", field="tag_id")
+    return tag_ids
+
+
+# ---------------------------------------------------------------- retention
+
+
+def retention_for(session: Session, org_id: int, settings: Settings) -> tuple[RetentionPolicy, bool]:
+    policy = session.get(RetentionPolicy, org_id)
+    if policy is not None:
+        return policy, False
+    return RetentionPolicy(org_id=org_id, raw_days=settings.retention_raw_days,
+                           rollup_1m_days=settings.retention_rollup_1m_days,
+                           rollup_1h_days=settings.retention_rollup_1h_days), True
+
+
+def apply_retention(session: Session, settings: Settings, *, now_ms: int) -> dict[str, int]:
+    """Remove telemetry older than each tenant's policy.
+
+    On PostgreSQL a daily partition of ``samples`` that is older than every tenant's raw
+    retention is dropped whole; tenants with a shorter policy have their own older rows
+    deleted. Rollups are deleted by tenant.
+    """
+    day = storage.DAY_MS
+    counts = {"partitions_dropped": 0, "samples_deleted": 0, "rollups_deleted": 0}
+    policies = {p.org_id: p for p in session.scalars(select(RetentionPolicy))}
+    org_ids = list(session.scalars(select(Organization.id)))
+    raw_days = {o: (policies[o].raw_days if o in policies else settings.retention_raw_days) for o in org_ids}
+    longest = max(raw_days.values(), default=settings.retention_raw_days)
+    if session.get_bind().dialect.name == "postgresql":
+        cutoff = now_ms - longest * day
+        rows = session.execute(text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples'")).scalars()
+        dropped_days = []
+        for name in rows:
+            match = re.fullmatch(r"samples_d(\d+)", name)
+            if match and (int(match.group(1)) + 1) * day <= cutoff:
+                session.execute(text(f"DROP TABLE {name}"))
+                dropped_days.append(int(match.group(1)) * day)
+                counts["partitions_dropped"] += 1
+        storage.forget_partitions(dropped_days)
+    for org_id in org_ids:
+        policy = policies.get(org_id)
+        tag_ids = select(Tag.id).where(Tag.org_id == org_id).scalar_subquery()
+        raw_cut = now_ms - raw_days[org_id] * day
+        result = session.execute(delete(Sample).where(Sample.tag_id.in_(tag_ids), Sample.ts < raw_cut))
+        counts["samples_deleted"] += result.rowcount or 0
+        for table, days in ((Rollup1m, policy.rollup_1m_days if policy else settings.retention_rollup_1m_days),
+                            (Rollup1h, policy.rollup_1h_days if policy else settings.retention_rollup_1h_days)):
+            result = session.execute(delete(table).where(table.tag_id.in_(tag_ids), table.bucket < now_ms - days * day))
+            counts["rollups_deleted"] += result.rowcount or 0
+    return counts
+
+
+def count_samples(session: Session, tag_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Sample).where(Sample.tag_id == tag_id)) or 0
