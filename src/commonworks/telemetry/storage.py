@@ -3,12 +3,11 @@
 Both backends store only samples whose (tag, ts) is not stored yet, and fold exactly
 those into the rollups — so a resent batch changes nothing, not even a count.
 
-- SQLite: per tag one index probe for already-stored timestamps, ``executemany`` into
-  ``samples``, rollups aggregated in numpy and upserted.
-- PostgreSQL: binary ``COPY`` into a temporary staging table, then one statement that
-  inserts ``ON CONFLICT DO NOTHING`` and feeds the inserted rows (``RETURNING``) into
-  both rollup upserts. ``samples`` is partitioned by day; partitions are created on
-  demand and dropped by retention.
+The flow is the same on both: one index range probe finds the batch's samples that are
+already stored (usually none), the rest is written in one go — ``executemany`` on SQLite,
+binary ``COPY`` on PostgreSQL — and the rollups of exactly those samples are aggregated
+in numpy, across all tags at once, and upserted. On PostgreSQL ``samples`` is
+partitioned by day; partitions are created on demand and dropped by retention.
 """
 
 from __future__ import annotations
@@ -53,76 +52,101 @@ def _merge_clause(table: str) -> str:
     )
 
 
-def _upsert_sql(table: str) -> str:
-    return (f"INSERT INTO {table} {_ROLLUP_COLUMNS} "
-            "VALUES (:tag_id, :bucket, :count, :sum, :min, :max, :last_ts, :last_value) " + _merge_clause(table))
+def _upsert_sql(table: str, *, postgres: bool) -> str:
+    names = ("tag_id", "bucket", "count", "sum", "min", "max", "last_ts", "last_value")
+    marks = ", ".join(f"%({n})s" if postgres else f":{n}" for n in names)
+    return f"INSERT INTO {table} {_ROLLUP_COLUMNS} VALUES ({marks}) " + _merge_clause(table)
 
 
-def aggregate(tag_id: int, ts: np.ndarray, values: np.ndarray, width: int) -> list[dict[str, float | int]]:
-    """Rollup rows for sorted ``ts``: per bucket of ``width`` ms count, sum, min, max, last.
+def aggregate(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray, width: int) -> list[dict[str, float | int]]:
+    """Rollup rows for samples sorted by (tag, ts): per tag and bucket of ``width`` ms
+    the count, sum, min, max and the last value — vectorised over all tags at once.
 
-    >>> rows = aggregate(7, np.array([0, 30_000, 60_000]), np.array([1.0, 3.0, 5.0]), MINUTE_MS)
+    >>> rows = aggregate(np.array([7, 7, 7]), np.array([0, 30_000, 60_000]), np.array([1.0, 3.0, 5.0]), MINUTE_MS)
     >>> [(r['bucket'], r['count'], r['sum'], r['min'], r['max'], r['last_value']) for r in rows]
     [(0, 2, 4.0, 1.0, 3.0, 3.0), (60000, 1, 5.0, 5.0, 5.0, 5.0)]
     """
     buckets = ts - ts % width
-    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
-    ends = np.r_[starts[1:], len(ts)] - 1
-    counts = np.diff(np.r_[starts, len(ts)])
+    change = np.empty(len(ts), dtype=bool)
+    change[0] = True
+    np.not_equal(buckets[1:], buckets[:-1], out=change[1:])
+    change[1:] |= tag_ids[1:] != tag_ids[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], len(ts)) - 1
+    counts = ends - starts + 1
     sums = np.add.reduceat(values, starts)
     mins = np.minimum.reduceat(values, starts)
     maxs = np.maximum.reduceat(values, starts)
-    return [
-        {"tag_id": tag_id, "bucket": int(b), "count": int(c), "sum": float(s), "min": float(lo), "max": float(hi),
-         "last_ts": int(lt), "last_value": float(lv)}
-        for b, c, s, lo, hi, lt, lv in zip(buckets[starts].tolist(), counts.tolist(), sums.tolist(), mins.tolist(),
-                                           maxs.tolist(), ts[ends].tolist(), values[ends].tolist(), strict=True)
-    ]
+    keys = ("tag_id", "bucket", "count", "sum", "min", "max", "last_ts", "last_value")
+    return [dict(zip(keys, row, strict=True)) for row in zip(
+        tag_ids[starts].tolist(), buckets[starts].tolist(), counts.tolist(), sums.tolist(), mins.tolist(),
+        maxs.tolist(), ts[ends].tolist(), values[ends].tolist(), strict=True)]
+
+
+def _concat(columns: Sequence[Column]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One (tag_ids, ts, values) triple for the numeric columns, sorted by (tag, ts)."""
+    numeric = sorted((c for c in columns if c.values is not None), key=lambda c: c.tag_id)
+    if not numeric:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0, dtype=np.float64)
+    tag_ids = np.repeat(np.array([c.tag_id for c in numeric], dtype=np.int64), [len(c.ts) for c in numeric])
+    return tag_ids, np.concatenate([c.ts for c in numeric]), np.concatenate([c.values for c in numeric])
 
 
 def write(session: Session, columns: Sequence[Column]) -> WriteResult:
     """Store new samples and update rollups inside the session's transaction."""
     if not columns:
         return WriteResult(0, 0)
-    if session.get_bind().dialect.name == "postgresql":
-        return _write_postgresql(session, columns)
-    return _write_sqlite(session, columns)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    dbapi = session.connection().connection.driver_connection
+    cur = dbapi.cursor()
+    total = sum(len(c.ts) for c in columns)
+    lo = min(int(c.ts[0]) for c in columns)
+    hi = max(int(c.ts[-1]) for c in columns)
+    if postgres:
+        ensure_partitions(session, lo, hi)
+    existing = _existing(cur, [c.tag_id for c in columns], lo, hi, postgres=postgres)
+    tag_ids, ts, values = _concat(columns)
+    if existing and len(ts):
+        keep = np.fromiter(((t, x) not in existing for t, x in zip(tag_ids.tolist(), ts.tolist(), strict=True)),
+                           dtype=bool, count=len(ts))
+        tag_ids, ts, values = tag_ids[keep], ts[keep], values[keep]
+    numeric_rows = zip(tag_ids.tolist(), ts.tolist(), values.tolist(), repeat(None))
+    text_rows = [(c.tag_id, t, None, x) for c in columns if c.texts is not None
+                 for t, x in zip(c.ts.tolist(), c.texts, strict=True) if (c.tag_id, t) not in existing]
+    inserted = len(ts) + len(text_rows)
+    if postgres:
+        # A concurrent writer of the same (tag, ts) makes COPY fail on the primary key; the
+        # caller retries the whole transaction, which then sees those rows as existing.
+        with cur.copy("COPY samples (tag_id, ts, value, text) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "int8", "float8", "text"])
+            for row in numeric_rows:
+                copy.write_row(row)
+            for row in text_rows:
+                copy.write_row(row)
+    else:
+        cur.executemany("INSERT INTO samples (tag_id, ts, value, text) VALUES (?, ?, ?, ?)", numeric_rows)
+        cur.executemany("INSERT INTO samples (tag_id, ts, value, text) VALUES (?, ?, ?, ?)", text_rows)
+    if len(ts):
+        for table, width in (("rollups_1m", MINUTE_MS), ("rollups_1h", HOUR_MS)):
+            rows = aggregate(tag_ids, ts, values, width)
+            cur.executemany(_upsert_sql(table, postgres=postgres), rows)
+    return WriteResult(inserted, total - inserted)
 
 
-def _write_sqlite(session: Session, columns: Sequence[Column]) -> WriteResult:
-    conn = session.connection().connection.driver_connection
-    cur = conn.cursor()
-    inserted = duplicates = 0
-    rollups_1m: list[dict[str, float | int]] = []
-    rollups_1h: list[dict[str, float | int]] = []
-    for col in columns:
-        ts, values, texts = col.ts, col.values, col.texts
-        existing = [r[0] for r in cur.execute(
-            "SELECT ts FROM samples WHERE tag_id = ? AND ts BETWEEN ? AND ?",
-            (col.tag_id, int(ts[0]), int(ts[-1])))]
-        if existing:
-            new = ~np.isin(ts, np.array(existing, dtype=np.int64))
-            duplicates += int(len(ts) - new.sum())
-            ts = ts[new]
-            if values is not None:
-                values = values[new]
-            if texts is not None:
-                texts = [t for t, keep in zip(texts, new.tolist(), strict=True) if keep]
-            if len(ts) == 0:
-                continue
-        inserted += len(ts)
-        if values is not None:
-            cur.executemany("INSERT INTO samples (tag_id, ts, value) VALUES (?, ?, ?)",
-                            zip(repeat(col.tag_id), ts.tolist(), values.tolist()))
-            rollups_1m.extend(aggregate(col.tag_id, ts, values, MINUTE_MS))
-            rollups_1h.extend(aggregate(col.tag_id, ts, values, HOUR_MS))
-        else:
-            cur.executemany("INSERT INTO samples (tag_id, ts, text) VALUES (?, ?, ?)",
-                            zip(repeat(col.tag_id), ts.tolist(), texts or []))
-    for table, rows in (("rollups_1m", rollups_1m), ("rollups_1h", rollups_1h)):
-        if rows:
-            cur.executemany(_upsert_sql(table), rows)
-    return WriteResult(inserted, duplicates)
+def _existing(cur, tag_ids: Sequence[int], lo: int, hi: int, *, postgres: bool) -> set[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """(tag, ts) pairs already stored among the given tags in [lo, hi] — usually none."""
+    ids = sorted(set(tag_ids))
+    if postgres:
+        cur.execute("SELECT tag_id, ts FROM samples WHERE tag_id = ANY(%s) AND ts BETWEEN %s AND %s", (ids, lo, hi))
+        return {(t, x) for t, x in cur.fetchall()}
+    found: set[tuple[int, int]] = set()
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        marks = ",".join("?" * len(chunk))
+        found.update(cur.execute(f"SELECT tag_id, ts FROM samples WHERE tag_id IN ({marks}) AND ts BETWEEN ? AND ?",
+                                 (*chunk, lo, hi)))
+    return found
 
 
 _known_partitions: set[tuple[str, int]] = set()
@@ -152,54 +176,3 @@ def forget_partitions(days: Iterable[int] | None = None) -> None:
         drop = set(days)
         for item in [p for p in _known_partitions if p[1] in drop]:
             _known_partitions.discard(item)
-
-
-_PG_STATEMENT = """
-WITH ins AS (
-    INSERT INTO samples (tag_id, ts, value, text)
-    SELECT tag_id, ts, value, text FROM stage_samples
-    ON CONFLICT DO NOTHING
-    RETURNING tag_id, ts, value
-), r1 AS (
-    {r1}
-), r2 AS (
-    {r2}
-)
-SELECT count(*) FROM ins
-"""
-
-
-def _pg_rollup(table: str, width: int) -> str:
-    return (
-        f"INSERT INTO {table} {_ROLLUP_COLUMNS} "
-        f"SELECT tag_id, ts - ts % {width}, count(*), sum(value), min(value), max(value), max(ts), "
-        "(array_agg(value ORDER BY ts DESC))[1] FROM ins WHERE value IS NOT NULL "
-        f"GROUP BY tag_id, ts - ts % {width} ORDER BY 1, 2 " + _merge_clause(table)
-    )
-
-
-_PG_SQL = _PG_STATEMENT.format(r1=_pg_rollup("rollups_1m", MINUTE_MS), r2=_pg_rollup("rollups_1h", HOUR_MS))
-
-
-def _write_postgresql(session: Session, columns: Sequence[Column]) -> WriteResult:
-    lo = min(int(c.ts[0]) for c in columns)
-    hi = max(int(c.ts[-1]) for c in columns)
-    ensure_partitions(session, lo, hi)
-    conn = session.connection().connection.driver_connection
-    total = sum(len(c.ts) for c in columns)
-    with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_samples "
-                    "(tag_id int4, ts int8, value float8, text text) ON COMMIT DELETE ROWS")
-        with cur.copy("COPY stage_samples (tag_id, ts, value, text) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int4", "int8", "float8", "text"])
-            for col in columns:
-                if col.values is not None:
-                    for row in zip(repeat(col.tag_id), col.ts.tolist(), col.values.tolist(), repeat(None)):
-                        copy.write_row(row)
-                else:
-                    for row in zip(repeat(col.tag_id), col.ts.tolist(), repeat(None), col.texts or []):
-                        copy.write_row(row)
-        cur.execute(_PG_SQL)
-        inserted = cur.fetchone()[0]
-        cur.execute("TRUNCATE stage_samples")
-    return WriteResult(inserted, total - inserted)
