@@ -150,7 +150,7 @@ async def ingest_batch(request: Request) -> IngestAck:
         raise AppError(f"batch body larger than {MAX_BODY // 2**20} MiB", status_code=413, code="too_large")
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    return await run_in_threadpool(service.ingest_committed, request.app.state.db, token, body,
+    return await run_in_threadpool(service.ingest_http, request.app.state.db, token, body,
                                    request.headers.get("content-encoding"))
 
 

@@ -86,41 +86,92 @@ def _keys_of(doc: dict[str, Any]) -> set[str]:
     return keys
 
 
-def ingest(session: Session, gateway: Gateway, doc: dict[str, Any], *, now_ms: int) -> IngestAck:
-    """Validate and store one batch of a gateway; refused samples become dead letters."""
-    tags = _tag_map(session, gateway.org_id, _keys_of(doc))
+def ingest(session: Session, gateway: Gateway, docs: list[dict[str, Any]], *,
+           now_ms: int) -> list[IngestAck | ingest_mod.BatchError]:
+    """Validate and store batches of one gateway in one write; refused samples become dead letters.
+
+    Several batches (an MQTT worker's micro-batch) share one tag lookup, one storage write
+    and one commit; each still gets its own answer. An unreadable batch gets a BatchError
+    and does not stop the others.
+    """
+    keys: set[str] = set()
+    for doc in docs:
+        keys |= _keys_of(doc)
+    tags = _tag_map(session, gateway.org_id, keys)
     created: list[str] = []
     if gateway.allow_create_tags:
-        for key, data_type in ingest_mod.unknown_tags(doc, set(tags)).items():
-            if data_type is None or not _KEY.match(key):
-                continue
-            tag = Tag(org_id=gateway.org_id, key=key, name=key, unit="1", data_type=data_type, auto_created=True,
-                      source=f"gateway {gateway.key}")
-            session.add(tag)
-            session.flush()
-            tags[key] = (tag.id, data_type)
-            created.append(key)
-    prepared = ingest_mod.prepare(doc, tags, now_ms=now_ms)
-    result = storage.write(session, prepared.columns)
-    for tag_id, ts in prepared.stale:
+        for doc in docs:
+            for key, data_type in ingest_mod.unknown_tags(doc, set(tags)).items():
+                if data_type is None or not _KEY.match(key):
+                    continue
+                tag = Tag(org_id=gateway.org_id, key=key, name=key, unit="1", data_type=data_type,
+                          auto_created=True, source=f"gateway {gateway.key}")
+                session.add(tag)
+                session.flush()
+                tags[key] = (tag.id, data_type)
+                created.append(key)
+    prepared: list[ingest_mod.Prepared | ingest_mod.BatchError] = []
+    for doc in docs:
+        try:
+            prepared.append(ingest_mod.prepare(doc, tags, now_ms=now_ms))
+        except ingest_mod.BatchError as exc:
+            prepared.append(exc)
+    good = [p for p in prepared if isinstance(p, ingest_mod.Prepared)]
+    result = storage.write(session, [c for p in good for c in p.columns])
+    stale: dict[int, int] = {}
+    letters: list[dict[str, Any]] = []
+    for prep in good:
+        for tag_id, ts in prep.stale:
+            stale[tag_id] = max(ts, stale.get(tag_id, ts))
+        letters.extend(_dead_letters(gateway, prep))
+    for tag_id, ts in stale.items():
         session.execute(update(Tag).where(Tag.id == tag_id, (Tag.stale_since_ms.is_(None)) | (Tag.stale_since_ms < ts))
                         .values(stale_since_ms=ts))
-    if prepared.refused:
-        rows = [{"org_id": gateway.org_id, "gateway_id": gateway.id, "batch_id": prepared.batch_id, "tag": r.tag[:200],
-                 "ts": r.ts, "value": None if r.value is None else str(r.value)[:1000], "reason": r.reason,
-                 "received_at": utcnow()} for r in prepared.refused]
-        extra = prepared.refused_count - len(prepared.refused)
-        if extra:
-            rows.append({**rows[-1], "tag": "*", "ts": None, "value": None,
-                         "reason": f"and {extra} more refused samples (not listed one by one)"})
-        session.execute(DeadLetter.__table__.insert(), rows)
+    if letters:
+        session.execute(DeadLetter.__table__.insert(), letters)
     session.execute(update(Gateway).where(Gateway.id == gateway.id).values(
         samples_accepted=Gateway.samples_accepted + result.inserted,
-        samples_rejected=Gateway.samples_rejected + prepared.refused_count,
+        samples_rejected=Gateway.samples_rejected + sum(p.refused_count for p in good),
         last_seen_at=utcnow()))
-    return IngestAck(batch_id=prepared.batch_id, accepted=result.inserted, duplicates=result.duplicates,
-                     rejected=[RejectedOut(tag=r.tag, ts=r.ts, reason=r.reason) for r in prepared.refused],
-                     rejected_count=prepared.refused_count, created_tags=created)
+    return _answers(prepared, result, created)
+
+
+def _dead_letters(gateway: Gateway, prep: ingest_mod.Prepared) -> list[dict[str, Any]]:
+    rows = [{"org_id": gateway.org_id, "gateway_id": gateway.id, "batch_id": prep.batch_id, "tag": r.tag[:200],
+             "ts": r.ts, "value": None if r.value is None else str(r.value)[:1000], "reason": r.reason,
+             "received_at": utcnow()} for r in prep.refused]
+    extra = prep.refused_count - len(prep.refused)
+    if extra:
+        rows.append({**rows[-1], "tag": "*", "ts": None, "value": None,
+                     "reason": f"and {extra} more refused samples (not listed one by one)"})
+    return rows
+
+
+def _answers(prepared: list[ingest_mod.Prepared | ingest_mod.BatchError], result: storage.WriteResult,
+             created: list[str]) -> list[IngestAck | ingest_mod.BatchError]:
+    """Each batch's own counts: stored now (accepted) or already stored before (duplicates)."""
+    exact = not result.stored_before and not result.overlapped
+    seen: set[tuple[int, int]] = set(result.stored_before)
+    answers: list[IngestAck | ingest_mod.BatchError] = []
+    for prep in prepared:
+        if isinstance(prep, ingest_mod.BatchError):
+            answers.append(prep)
+            continue
+        accepted = duplicates = 0
+        for col in prep.columns:
+            if exact:
+                accepted += len(col.ts)
+                continue
+            for ts in col.ts.tolist():
+                if (col.tag_id, ts) in seen:
+                    duplicates += 1
+                else:
+                    seen.add((col.tag_id, ts))
+                    accepted += 1
+        answers.append(IngestAck(batch_id=prep.batch_id, accepted=accepted, duplicates=duplicates,
+                                 rejected=[RejectedOut(tag=r.tag, ts=r.ts, reason=r.reason) for r in prep.refused],
+                                 rejected_count=prep.refused_count, created_tags=created))
+    return answers
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -128,33 +179,40 @@ def _retryable(exc: DBAPIError) -> bool:
     return isinstance(exc, IntegrityError) or code in ("40001", "40P01") or "database is locked" in str(exc.orig)
 
 
-def ingest_committed(db: Database, token: str | None, body: bytes, content_encoding: str | None,
-                     *, attempts: int = 5) -> IngestAck:
-    """Authenticate, ingest and commit one batch; the Ack is returned only after the commit.
+def ingest_committed(db: Database, token: str | None, docs: list[dict[str, Any]], *, gateway_key: str | None = None,
+                     attempts: int = 5) -> list[IngestAck | ingest_mod.BatchError]:
+    """Authenticate, ingest and commit batches of one gateway; answers exist only after the commit.
 
-    Concurrent workers may race on a new tag, a new partition or a rollup row; such a
-    transaction is retried whole.
+    Concurrent workers may race on a new tag, a new partition or the same samples; such a
+    transaction is retried whole. ``gateway_key`` (from an MQTT topic) must match the credential.
     """
-    try:
-        doc = ingest_mod.decode_body(body, content_encoding)
-    except ingest_mod.BatchError as exc:
-        with db.transaction() as session:
-            gateway_for_token(session, token)  # a stranger learns nothing from the body check
-        raise Invalid(str(exc), field=exc.field) from exc
     for attempt in range(attempts):
         try:
             with db.transaction() as session:
                 gateway = gateway_for_token(session, token)
-                try:
-                    return ingest(session, gateway, doc, now_ms=time.time_ns() // 1_000_000)
-                except ingest_mod.BatchError as exc:
-                    raise Invalid(str(exc), field=exc.field) from exc
+                if gateway_key is not None and gateway.key != gateway_key:
+                    raise Unauthorized(f"this credential belongs to gateway {gateway.key}, not {gateway_key}")
+                return ingest(session, gateway, docs, now_ms=time.time_ns() // 1_000_000)
         except DBAPIError as exc:
             storage.forget_partitions()
             if attempt == attempts - 1 or not _retryable(exc):
                 raise
             time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def ingest_http(db: Database, token: str | None, body: bytes, content_encoding: str | None) -> IngestAck:
+    """One batch from ``POST /ingest``: a readable body or a 422 naming what is wrong."""
+    try:
+        doc = ingest_mod.decode_body(body, content_encoding)
+    except ingest_mod.BatchError as exc:
+        with db.transaction() as session:
+            gateway_for_token(session, token)  # a stranger learns nothing from the body check
+        raise Invalid(str(exc), field=exc.field) from exc
+    (answer,) = ingest_committed(db, token, [doc])
+    if isinstance(answer, ingest_mod.BatchError):
+        raise Invalid(str(answer), field=answer.field)
+    return answer
 
 
 # ---------------------------------------------------------------- queries

@@ -31,6 +31,8 @@ DAY_MS = 86_400_000
 class WriteResult:
     inserted: int
     duplicates: int
+    stored_before: frozenset[tuple[int, int]] = frozenset()  # (tag, ts) of the input already stored
+    overlapped: bool = False  # some (tag, ts) came more than once in the input
 
 
 _ROLLUP_COLUMNS = "(tag_id, bucket, count, sum, min, max, last_ts, last_value)"
@@ -84,13 +86,26 @@ def aggregate(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray, width: in
 
 
 def _concat(columns: Sequence[Column]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One (tag_ids, ts, values) triple for the numeric columns, sorted by (tag, ts)."""
-    numeric = sorted((c for c in columns if c.values is not None), key=lambda c: c.tag_id)
+    """One (tag_ids, ts, values) triple for the numeric columns, sorted by (tag, ts), each pair once.
+
+    Columns of the same tag (several batches ingested together) are merged; the first
+    value of a repeated (tag, ts) wins, as it does within one batch.
+    """
+    numeric = [c for c in columns if c.values is not None]
     if not numeric:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float64)
-    tag_ids = np.repeat(np.array([c.tag_id for c in numeric], dtype=np.int64), [len(c.ts) for c in numeric])
-    return tag_ids, np.concatenate([c.ts for c in numeric]), np.concatenate([c.values for c in numeric])
+    ids = [c.tag_id for c in numeric]
+    tag_ids = np.repeat(np.array(ids, dtype=np.int64), [len(c.ts) for c in numeric])
+    ts = np.concatenate([c.ts for c in numeric])
+    values = np.concatenate([c.values for c in numeric])  # type: ignore[misc]
+    if len(set(ids)) == len(ids) and ids == sorted(ids):
+        return tag_ids, ts, values
+    order = np.lexsort((ts, tag_ids))
+    tag_ids, ts, values = tag_ids[order], ts[order], values[order]
+    first = np.ones(len(ts), dtype=bool)
+    first[1:] = (ts[1:] != ts[:-1]) | (tag_ids[1:] != tag_ids[:-1])
+    return tag_ids[first], ts[first], values[first]
 
 
 def write(session: Session, columns: Sequence[Column]) -> WriteResult:
@@ -112,8 +127,13 @@ def write(session: Session, columns: Sequence[Column]) -> WriteResult:
                            dtype=bool, count=len(ts))
         tag_ids, ts, values = tag_ids[keep], ts[keep], values[keep]
     numeric_rows = zip(tag_ids.tolist(), ts.tolist(), values.tolist(), repeat(None))
-    text_rows = [(c.tag_id, t, None, x) for c in columns if c.texts is not None
-                 for t, x in zip(c.ts.tolist(), c.texts, strict=True) if (c.tag_id, t) not in existing]
+    seen = set(existing)
+    text_rows = []
+    for c in columns:
+        for t, x in zip(c.ts.tolist(), c.texts or [], strict=False):
+            if (c.tag_id, t) not in seen:
+                seen.add((c.tag_id, t))
+                text_rows.append((c.tag_id, t, None, x))
     inserted = len(ts) + len(text_rows)
     if postgres:
         # A concurrent writer of the same (tag, ts) makes COPY fail on the primary key; the
@@ -131,7 +151,7 @@ def write(session: Session, columns: Sequence[Column]) -> WriteResult:
         for table, width in (("rollups_1m", MINUTE_MS), ("rollups_1h", HOUR_MS)):
             rows = aggregate(tag_ids, ts, values, width)
             cur.executemany(_upsert_sql(table, postgres=postgres), rows)
-    return WriteResult(inserted, total - inserted)
+    return WriteResult(inserted, total - inserted, frozenset(existing), overlapped=total - inserted > len(existing))
 
 
 def _existing(cur, tag_ids: Sequence[int], lo: int, hi: int, *, postgres: bool) -> set[tuple[int, int]]:  # type: ignore[no-untyped-def]
