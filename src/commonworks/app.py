@@ -6,6 +6,9 @@ several side by side; the NiceGUI pages are process-global and mounted once.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -19,6 +22,7 @@ from commonworks.core.settings import Settings, get_settings
 from commonworks.telemetry.routes import router as telemetry_router
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422, 429)}
 
@@ -36,13 +40,33 @@ def api_router() -> APIRouter:
     return router
 
 
+async def _retention_loop(db: Database, settings: Settings) -> None:
+    """Apply the tenants' retention policies periodically (several servers may do it; it is idempotent)."""
+    from commonworks.telemetry.service import apply_retention
+
+    def once() -> None:
+        with db.transaction() as session:
+            counts = apply_retention(session, settings, now_ms=time.time_ns() // 1_000_000)
+        log.info("retention: %s", counts)
+
+    while True:
+        await asyncio.sleep(settings.retention_interval_s)
+        try:
+            await asyncio.to_thread(once)
+        except Exception:  # upkeep must never take the server down; the next round tries again
+            log.exception("retention run failed")
+
+
 def create_app(settings: Settings | None = None, *, ui: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.sqlalchemy_url)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+        upkeep = asyncio.create_task(_retention_loop(db, settings)) if settings.retention_interval_s else None
         yield
+        if upkeep:
+            upkeep.cancel()
         db.dispose()
 
     app = FastAPI(
