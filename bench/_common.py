@@ -11,9 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -95,11 +95,10 @@ def seed_tenant(url: str, *, tags: list[str], gateway_key: str = "gw-bench") -> 
     """An organization with the given tags and a gateway; returns the gateway credential."""
     from commonworks.core.codes import credit_code_with_check
     from commonworks.core.database import Database
+    from commonworks.core.migrate import upgrade
     from commonworks.core.orgs.models import Organization, OrgKind, SizeClass
     from commonworks.telemetry.models import DataType, Gateway, Tag
     from commonworks.telemetry.service import new_gateway_token
-
-    from commonworks.core.migrate import upgrade
 
     db = Database(url)
     upgrade(db.engine)

@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     drop_database,
     free_port,
     fresh_database,
@@ -216,7 +216,7 @@ def mqtt_ingest(url: str, data_dir: Path, *, messages: int, workers: int, publis
             pubs.append(proc)
         start = time.perf_counter()
         go.set()
-        n_acks, accepted, end = result.get(timeout=900)
+        _acks, accepted, end = result.get(timeout=900)
         for proc in pubs:
             proc.join(60)
         counter.join(10)
