@@ -1,1 +1,2 @@
-"""Simulated factories: real protocol servers (OPC UA, Modbus TCP, Sparkplug B over MQTT) fed by seeded machine models."""
+"""Simulated factories: real protocol servers (OPC UA, Modbus TCP, Sparkplug B over MQTT)
+fed by seeded machine models."""
