@@ -19,6 +19,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from commonworks.connect.cli import gateway_app
 from commonworks.core.auth.models import Role
 from commonworks.core.database import Database
 from commonworks.core.errors import AppError
@@ -30,9 +31,12 @@ app = typer.Typer(help="Commonworks — open industrial internet platform (工�
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
+telemetry_app = typer.Typer(help="Telemetry upkeep.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
+app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(gateway_app, name="gateway")
 
 out = Console()
 err = Console(stderr=True)
@@ -155,6 +159,52 @@ def user_create(
         user = service.create_user(session=session, org_id=organization.id, data=UserCreate(
             email=email, display_name=name, password=password, role=role))  # type: ignore[arg-type]
         out.print(f"created user {user.id}: {user.email} ({user.role.value}) in {organization.name_zh}")
+
+
+@app.command("ingest-worker")
+def ingest_worker(
+    url: Annotated[str | None, typer.Option(help="Broker, e.g. mqtt://127.0.0.1:1883 (default COMMONWORKS_MQTT_URL).")]
+    = None,
+) -> None:
+    """Store gateway batches arriving over MQTT (run several: the broker shares the load)."""
+    import asyncio
+    import logging
+    import signal
+
+    from commonworks.telemetry.mqtt_worker import broker_address, run_worker
+
+    settings = _settings()
+    broker = url or settings.mqtt_url
+    if not broker:
+        fail("--url: give the broker address (or set COMMONWORKS_MQTT_URL)")
+    try:
+        broker_address(broker)
+    except ValueError as exc:
+        fail(f"--url: {exc}")
+    db = _open(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await run_worker(db, broker, stop)
+
+    asyncio.run(main())
+
+
+@telemetry_app.command("retention")
+def telemetry_retention() -> None:
+    """Apply every tenant's retention policy now (the server also does this hourly)."""
+    import time
+
+    from commonworks.telemetry.service import apply_retention
+
+    settings = _settings()
+    db = _open(settings)
+    with db.transaction() as session:
+        counts = apply_retention(session, settings, now_ms=time.time_ns() // 1_000_000)
+    out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:

@@ -14,7 +14,10 @@ credential) and ``Content-Encoding: gzip``; the 200 answer (:class:`Ack`) comes 
 the batch is committed. MQTT: the gateway publishes the same bytes with QoS 1 to
 ``commonworks/ingest/<gateway key>`` with user property ``token`` … and the platform
 answers on ``commonworks/ack/<gateway key>`` with the Ack JSON after commit.
-Resending a batch is harmless: samples are unique on (tag, ts).
+Resending a batch is harmless: samples are unique on (tag, ts). A batch the platform
+cannot take is answered ``{"batch_id": …, "error": {"code", "message", "field"}}``; codes in
+:data:`RETRY_LATER_CODES` mean "keep it and try again" (a credential or rate problem), any
+other code means the batch itself is unreadable.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ MQTT_ACK_TOPIC = "commonworks/ack/{gateway}"
 MQTT_SHARED_GROUP = "commonworks-ingest"
 MAX_BATCH_SAMPLES = 100_000
 GATEWAY_TOKEN_PREFIX = "cwg_"
+RETRY_LATER_CODES = frozenset({"unauthorized", "forbidden", "too_many_requests"})
 
 
 def encode_batch(batch_id: str, samples: Sequence[Sample], *, compress: bool = True) -> bytes:

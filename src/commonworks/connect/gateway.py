@@ -1,0 +1,507 @@
+"""The gateway runner: connectors → memory → disk buffer → platform, with the platform's Ack as the only exit.
+
+Three things run side by side on one event loop:
+
+* the **connectors**, which hand samples to :meth:`Gateway.emit` (non-blocking: a list append);
+* the **flusher**, which moves the in-memory samples to the on-disk buffer every
+  ``batch.max_delay_ms`` or as soon as ``batch.max_samples`` are waiting;
+* the **sender**, which keeps sending the *oldest* queued batches through the transport
+  and deletes a batch from the buffer only when the platform's Ack for it arrives — so
+  after an outage the backlog drains in order while live data keeps being appended
+  behind it, and a sample leaves the gateway only once the platform has committed it.
+
+All SQLite work and batch encoding run in one worker thread (so a slow disk or a big
+backlog never stalls device reads) and in submission order (so the queue order is the
+emit order). Memory stays bounded whatever the poll rate: the in-memory list is flushed
+continually, and should the disk fall behind it is capped, dropping its oldest samples
+with a count and a log line rather than growing.
+
+SIGTERM/SIGINT (see :func:`serve`) stop the connectors, flush what is in memory to disk
+and close; unacknowledged batches simply stay queued for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from commonworks.connect.base import Backoff, Connector, now_ms
+from commonworks.connect.buffer import SampleBuffer
+from commonworks.connect.config import ConfigError, GatewayConfig, load_protocol
+from commonworks.connect.protocol import encode_batch
+from commonworks.connect.samples import Sample
+from commonworks.connect.transport import BatchRejected, BatchTooLarge, Transport, TransportError, make_transport
+
+log = logging.getLogger("commonworks.connect.gateway")
+
+T = TypeVar("T")
+
+_CONNECTOR_STOP_GRACE_S = 5.0
+_MAX_LOGGED_REJECTIONS = 1000  # distinct (tag, reason) pairs logged once each; then only counted
+
+
+@dataclass(slots=True)
+class _Encoded:
+    batch_id: str
+    body: bytes
+    samples: int
+
+
+@dataclass
+class SenderStats:
+    batches: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    rejected_batches: int = 0
+    rejected_samples: int = 0  # samples the platform refused inside an acked batch (unknown tag, bad value)
+    last_ack_ms: int | None = None
+    last_error: str | None = None
+    outage_since_ms: int | None = None
+
+
+class Gateway:
+    """One running gateway; :meth:`run` until ``stop`` is set. :meth:`status` feeds the status endpoint."""
+
+    def __init__(self, config: GatewayConfig, *, transport: Transport | None = None) -> None:
+        self.config = config
+        section = config.gateway
+        self.key = section.key
+        self.batch_max = section.batch.max_samples
+        self.max_delay_s = section.batch.max_delay_ms / 1000
+        platform = section.platform
+        self.transport: Transport = transport or make_transport(
+            platform.transport, platform.url, gateway_key=self.key, token=platform.token,
+            timeout=platform.timeout_s, max_in_flight=platform.in_flight)
+        self.buffer: SampleBuffer | None = None
+        self.rejected_dir = section.buffer.path.parent / "rejected"
+        self.connectors: list[Connector] = []
+        self.stats = SenderStats()
+        self.started_ms = now_ms()
+        self.status_port: int | None = None  # the bound port (useful when configured as an ephemeral one)
+        # Samples emitted but not yet on disk; capped so a stalled disk cannot exhaust memory.
+        self._pending: list[Sample] = []
+        self._pending_limit = max(10 * self.batch_max, 100_000)
+        self.dropped_in_memory = 0
+        self._memory_drop_episode = 0
+        self._flush_now = asyncio.Event()
+        self._queued = asyncio.Event()  # set after each append: the sender may have work
+        self._disk_failing = False
+        self._rejections_logged: set[tuple[str, str]] = set()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cw-buffer")
+
+    # -- what connectors call ----------------------------------------------------------------
+
+    def emit(self, samples: Sequence[Sample]) -> None:
+        """Take samples from a connector (on the event loop; never blocks)."""
+        pending = self._pending
+        pending.extend(samples)
+        if len(pending) >= self.batch_max:
+            self._flush_now.set()
+        if len(pending) > self._pending_limit:
+            self._drop_pending(len(pending) - self._pending_limit)
+
+    def _drop_pending(self, count: int) -> None:
+        del self._pending[:count]
+        self.dropped_in_memory += count
+        if not self._memory_drop_episode:
+            log.error("the buffer file is not keeping up (%s): dropping the oldest samples held in memory "
+                      "(%d now, at most %d are held)", self.config.gateway.buffer.path, count, self._pending_limit)
+        self._memory_drop_episode += count
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        section = self.config.gateway
+        try:
+            self.buffer = await self._io(SampleBuffer, section.buffer.path, gateway_key=self.key,
+                                         max_samples=section.buffer.max_samples)
+            try:
+                await self._run(stop)
+            finally:
+                await self._io(self.buffer.close)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        assert self.buffer is not None
+        self.connectors = self._build_connectors()
+        if self.buffer.size():
+            log.info("%d samples queued from an earlier run; sending them first", self.buffer.size())
+        await self.transport.start()
+        status_server = await self._start_status_server()
+        connector_tasks = [asyncio.create_task(c.run(stop), name=f"connector {c.name}") for c in self.connectors]
+        flusher = asyncio.create_task(self._supervised("flusher", self._flush_loop, stop), name="flusher")
+        sender = asyncio.create_task(self._supervised("sender", self._send_loop, stop), name="sender")
+        log.info("gateway %s running: %d devices, sending to %s (%s)", self.key, len(self.connectors),
+                 self.transport.target, self.transport.kind)
+        try:
+            await stop.wait()
+        finally:
+            await self._shutdown(connector_tasks, flusher, sender, status_server)
+
+    async def _shutdown(self, connector_tasks: list[asyncio.Task[None]], flusher: asyncio.Task[None],
+                        sender: asyncio.Task[None], status_server: asyncio.Server | None) -> None:
+        log.info("gateway %s stopping", self.key)
+        if connector_tasks:
+            _, late = await asyncio.wait(connector_tasks, timeout=_CONNECTOR_STOP_GRACE_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*connector_tasks, return_exceptions=True)
+        for task in (sender, flusher):
+            task.cancel()
+        await asyncio.gather(sender, flusher, return_exceptions=True)
+        # Whatever the connectors emitted last goes to disk before we exit.
+        await self._flush()
+        await self.transport.close()
+        if status_server is not None:
+            status_server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(status_server.wait_closed(), timeout=2)
+        assert self.buffer is not None
+        log.info("gateway %s stopped; %d samples queued for the next start", self.key, self.buffer.size())
+
+    def _build_connectors(self) -> list[Connector]:
+        connectors: list[Connector] = []
+        owners: dict[str, str] = {}
+        for index, device in enumerate(self.config.devices):
+            connector = load_protocol(device.protocol).CONNECTOR.from_config(device, self.emit)
+            for key in connector.tag_keys:
+                # Config validation saw only declared tags; connectors may derive more keys.
+                if key in owners and owners[key] != connector.name:
+                    raise ConfigError(self.config.source, f"devices.{index}",
+                                      f"tag key {key!r} is already used by device {owners[key]!r}")
+                owners[key] = connector.name
+            connectors.append(connector)
+        return connectors
+
+    async def _supervised(self, name: str, loop: Callable[[asyncio.Event], Any], stop: asyncio.Event) -> None:
+        """Keep a gateway task alive: a bug or an unexpected error must not silently stop the data flow."""
+        while not stop.is_set():
+            try:
+                await loop(stop)
+                return
+            except Exception:
+                log.exception("gateway task %s failed; restarting it", name)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=5.0)
+
+    async def _io(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run buffer work in the single worker thread (in order, off the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
+
+    # -- memory → disk -----------------------------------------------------------------------
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        # Runs until cancelled, also after ``stop``: the shutdown does the last flush itself.
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), timeout=self.max_delay_s)
+            self._flush_now.clear()
+            if not await self._flush():
+                await asyncio.sleep(1.0)  # the disk is failing: do not spin
+
+    async def _flush(self) -> bool:
+        """Append what is in memory to the buffer; False if the disk refused (samples kept in memory)."""
+        if not self._pending:
+            return True
+        assert self.buffer is not None
+        chunk, self._pending = self._pending, []
+        try:
+            await self._io(self.buffer.append, chunk)
+        except Exception as exc:  # disk full, I/O error: keep the samples and try again
+            if not self._disk_failing:
+                log.error("cannot write to the buffer %s: %s; holding samples in memory (at most %d)",
+                          self.buffer.path, exc, self._pending_limit)
+                self._disk_failing = True
+            self._pending = chunk + self._pending
+            if len(self._pending) > self._pending_limit:
+                self._drop_pending(len(self._pending) - self._pending_limit)
+            return False
+        if self._disk_failing:
+            log.warning("writing to the buffer %s works again", self.buffer.path)
+            self._disk_failing = False
+        if self._memory_drop_episode and len(self._pending) < self._pending_limit // 2:
+            log.warning("the buffer file keeps up again; %d samples were dropped from memory meanwhile",
+                        self._memory_drop_episode)
+            self._memory_drop_episode = 0
+        self._queued.set()
+        return True
+
+    # -- disk → platform ---------------------------------------------------------------------
+
+    def _next_batch(self, limit: int, after: str | None) -> _Encoded | None:
+        assert self.buffer is not None
+        batch = self.buffer.peek_batch(limit, after=after)
+        if batch is None:
+            return None
+        return _Encoded(batch.batch_id, encode_batch(batch.batch_id, batch.samples), len(batch.samples))
+
+    async def _send_loop(self, stop: asyncio.Event) -> None:
+        backoff = Backoff()
+        limit = self.batch_max
+        in_flight: dict[asyncio.Future[Any], _Encoded] = {}
+        last_sent: str | None = None  # batch id of the newest batch handed to the transport
+        # The batch after ``last_sent``, read and encoded while the platform commits the one in flight:
+        # the gateway's share of a round trip then overlaps the platform's instead of adding to it.
+        prefetch: asyncio.Future[_Encoded | None] | None = None
+        try:
+            while not stop.is_set():
+                self._queued.clear()  # before peeking, so an append after the peek wakes us
+                while len(in_flight) < self.transport.max_in_flight:
+                    encoded = await prefetch if prefetch is not None else None
+                    prefetch = None
+                    if encoded is None:  # no prefetch, or it found nothing then: look again now
+                        encoded = await self._io(self._next_batch, limit, last_sent)
+                    if encoded is None:
+                        break
+                    last_sent = encoded.batch_id
+                    in_flight[asyncio.create_task(self.transport.send(encoded.batch_id, encoded.body))] = encoded
+                if in_flight and prefetch is None:
+                    prefetch = asyncio.ensure_future(self._io(self._next_batch, limit, last_sent))
+                waiters: set[asyncio.Future[Any]] = set(in_flight)
+                if len(in_flight) < self.transport.max_in_flight:
+                    waiters.add(asyncio.ensure_future(self._queued.wait()))
+                waiters.add(asyncio.ensure_future(stop.wait()))
+                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters - set(in_flight):
+                    waiter.cancel()
+                failure: Exception | None = None
+                for task in done:
+                    encoded_done = in_flight.pop(task, None)
+                    if encoded_done is None:
+                        continue
+                    try:
+                        ack = task.result()
+                    except BatchTooLarge as exc:
+                        if encoded_done.samples > 1:
+                            limit = max(1, encoded_done.samples // 2)
+                            log.warning("platform refuses batches of %d samples (%s); sending %d at a time",
+                                        encoded_done.samples, exc.reason, limit)
+                            failure = failure or exc
+                        else:
+                            await self._io(self._reject, encoded_done, exc)
+                    except BatchRejected as exc:
+                        await self._io(self._reject, encoded_done, exc)
+                    except TransportError as exc:
+                        failure = failure or exc
+                    else:
+                        await self._io(self._acked, encoded_done, ack)
+                        backoff.reset()
+                if failure is not None:
+                    # Start again from the oldest unacked sample after a pause; what is still in flight
+                    # is abandoned (a late commit of it makes a harmless duplicate on resend).
+                    await _cancel_all([*in_flight, *([prefetch] if prefetch else [])])
+                    in_flight.clear()
+                    prefetch = None
+                    last_sent = None
+                    if not isinstance(failure, BatchTooLarge):
+                        self._note_outage(failure)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=backoff.next_delay())
+        finally:
+            await _cancel_all([*in_flight, *([prefetch] if prefetch else [])])
+
+    def _note_outage(self, failure: Exception) -> None:
+        self.stats.last_error = str(failure)
+        if self.stats.outage_since_ms is None:
+            self.stats.outage_since_ms = now_ms()
+            queued = self.buffer.size() if self.buffer else 0
+            log.warning("cannot deliver to the platform (%s): %s; %d samples queued, retrying with back-off",
+                        self.transport.target, failure, queued)
+
+    def _acked(self, encoded: _Encoded, ack: Any) -> None:
+        """Worker thread: the platform committed the batch, so it leaves the buffer."""
+        assert self.buffer is not None
+        self.buffer.ack(encoded.batch_id)
+        stats = self.stats
+        stats.batches += 1
+        stats.samples += encoded.samples
+        stats.duplicates += ack.duplicates
+        stats.last_ack_ms = now_ms()
+        if stats.outage_since_ms is not None:
+            log.warning("delivering to the platform again after %.0f s; %d samples still queued",
+                        (stats.last_ack_ms - stats.outage_since_ms) / 1000, self.buffer.size())
+            stats.outage_since_ms = None
+            stats.last_error = None
+        if ack.rejected:
+            stats.rejected_samples += len(ack.rejected)
+            for rejection in ack.rejected:
+                pair = (rejection.tag, rejection.reason)
+                if pair not in self._rejections_logged and len(self._rejections_logged) < _MAX_LOGGED_REJECTIONS:
+                    self._rejections_logged.add(pair)
+                    log.warning("platform rejected samples of tag %r: %s (further ones only counted)",
+                                rejection.tag, rejection.reason)
+
+    def _reject(self, encoded: _Encoded, exc: BatchRejected) -> None:
+        """Worker thread: keep a permanently rejected batch on disk for diagnosis, then let the queue move on."""
+        assert self.buffer is not None
+        self.rejected_dir.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", encoded.batch_id)
+        body_path = self.rejected_dir / f"{stem}.json.gz"
+        body_path.write_bytes(encoded.body)
+        reason = {"batch_id": encoded.batch_id, "samples": encoded.samples, "status": exc.status,
+                  "reason": exc.reason, "rejected_at_ms": now_ms(), "target": self.transport.target}
+        (self.rejected_dir / f"{stem}.reason.json").write_bytes(orjson.dumps(reason, option=orjson.OPT_INDENT_2))
+        self.buffer.ack(encoded.batch_id)
+        self.stats.rejected_batches += 1
+        log.error("platform REJECTED batch %s (%d samples): %s — kept in %s; the queue moves on",
+                  encoded.batch_id, encoded.samples, exc.reason, body_path)
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The status document (JSON-ready)."""
+        stats = self.stats
+        now = now_ms()
+        return {
+            "gateway": self.key,
+            "time_ms": now,
+            "uptime_s": round((now - self.started_ms) / 1000, 1),
+            "queue_size": self.buffer.size() if self.buffer else 0,
+            "dropped": self.buffer.dropped() if self.buffer else 0,
+            "in_memory": len(self._pending),
+            "dropped_in_memory": self.dropped_in_memory,
+            "buffer_path": str(self.config.gateway.buffer.path),
+            "buffer_max_samples": self.config.gateway.buffer.max_samples,
+            "sent_batches": stats.batches,
+            "sent_samples": stats.samples,
+            "duplicates": stats.duplicates,
+            "rejected_batches": stats.rejected_batches,
+            "rejected_samples": stats.rejected_samples,
+            "last_ack_ms": stats.last_ack_ms,
+            "outage_since_ms": stats.outage_since_ms,
+            "last_error": stats.last_error,
+            "transport": self.transport.diagnostics(),
+            "devices": [c.diagnostics() for c in self.connectors],
+        }
+
+    async def _start_status_server(self) -> asyncio.Server | None:
+        settings = self.config.gateway.status
+        if not settings.port:
+            return None
+        try:
+            server = await asyncio.start_server(self._answer_status, settings.host, settings.port)
+        except OSError as exc:
+            # Collecting data matters more than showing it: run on without the endpoint.
+            log.error("status endpoint not started on %s:%d: %s", settings.host, settings.port, exc)
+            return None
+        self.status_port = server.sockets[0].getsockname()[1]
+        log.info("status at http://%s:%d/status", settings.host, self.status_port)
+        return server
+
+    async def _answer_status(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A deliberately tiny HTTP/1.1 responder: GET /status → JSON; one request per connection."""
+        try:
+            request_line = await asyncio.wait_for(reader.readline(), timeout=5)
+            for _ in range(100):  # skip the headers; none of them matter here
+                line = await asyncio.wait_for(reader.readline(), timeout=5)
+                if line in (b"\r\n", b"\n", b""):
+                    break
+            parts = request_line.decode("latin-1").split()
+            method, path = (parts[0], parts[1].split("?", 1)[0]) if len(parts) >= 2 else ("", "")
+            if method not in ("GET", "HEAD"):
+                status, body = "405 Method Not Allowed", b'{"error":"only GET"}'
+            elif path in ("/status", "/"):
+                status, body = "200 OK", orjson.dumps(self.status())
+            else:
+                status, body = "404 Not Found", b'{"error":"try GET /status"}'
+            head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                    "Cache-Control: no-store\r\nConnection: close\r\n\r\n").encode()
+            writer.write(head if method == "HEAD" else head + body)
+            await writer.drain()
+        except (TimeoutError, ConnectionError, UnicodeDecodeError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+async def _cancel_all(futures: list[asyncio.Future[Any]]) -> None:
+    for future in futures:
+        future.cancel()
+    await asyncio.gather(*futures, return_exceptions=True)
+
+
+async def run_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
+    """Run a gateway until ``stop`` is set; on the way out, what is in memory is flushed to disk."""
+    await Gateway(config).run(stop)
+
+
+async def serve(config: GatewayConfig) -> None:
+    """Run until SIGTERM or SIGINT (a second one exits at once; the buffer keeps what was committed)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        log.info("%s received: flushing and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await run_gateway(config, stop)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def _ago(ms: int | None, now: int) -> str:
+    if ms is None:
+        return "never"
+    seconds = max(0.0, (now - ms) / 1000)
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def status_text(doc: dict[str, Any]) -> str:
+    """The status document as a few lines of plain text (for logs, scripts, non-TTY output)."""
+    now = doc.get("time_ms") or int(time.time() * 1000)
+    transport = doc.get("transport", {})
+    lines = [
+        f"gateway {doc.get('gateway')}  up {doc.get('uptime_s', 0):.0f} s",
+        f"platform  {transport.get('kind')} {transport.get('target')}  {transport.get('state')}"
+        + (f"  ({doc['last_error']})" if doc.get("last_error") else ""),
+        f"queue     {doc.get('queue_size', 0):,} samples on disk, {doc.get('in_memory', 0):,} in memory",
+        f"dropped   {doc.get('dropped', 0):,} (buffer full), {doc.get('dropped_in_memory', 0):,} (disk too slow)",
+        f"sent      {doc.get('sent_batches', 0):,} batches, {doc.get('sent_samples', 0):,} samples; "
+        f"last ack {_ago(doc.get('last_ack_ms'), now)}",
+        f"rejected  {doc.get('rejected_batches', 0):,} batches, {doc.get('rejected_samples', 0):,} samples",
+    ]
+    if doc.get("outage_since_ms"):
+        lines.append(f"outage    since {_ago(doc['outage_since_ms'], now)}")
+    devices = doc.get("devices", [])
+    lines.append(f"devices   {len(devices)}")
+    for device in devices:
+        state = "available" if device.get("available") else "UNAVAILABLE"
+        line = (f"  {device.get('name')} ({device.get('protocol')}): {state}, {device.get('tags', 0)} tags, "
+                f"{device.get('samples_read', 0):,} samples, last value {_ago(device.get('last_value_ms'), now)}")
+        if device.get("last_error") and not device.get("available"):
+            line += f" — {device['last_error']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def rejected_files(buffer_path: Path) -> list[Path]:
+    """Batches the platform rejected, kept next to the buffer (newest last)."""
+    folder = buffer_path.parent / "rejected"
+    return sorted(folder.glob("*.json.gz"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
