@@ -11,7 +11,7 @@ real platform app come separately.
   ``mode = "503"`` answers 503, ``stop_server()`` takes the server down (connection refused)
   and ``start_server()`` brings it back on the same port; ``reject_next`` answers 422 to the
   next N batches.
-* :class:`Mosquitto` + :class:`MqttIngestStandIn` — a real broker on a loopback port and an
+* :class:`MqttIngestStandIn` (with :class:`tests.services.Mosquitto`) — a real broker on a loopback port and an
   ingest worker that subscribes to ``commonworks/ingest/+`` and answers on the ack topic.
 """
 
@@ -20,12 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-import shutil
-import socket
-import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -36,12 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from commonworks.connect.protocol import INGEST_PATH, MQTT_ACK_TOPIC, Ack
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.services import Mosquitto, free_port  # noqa: F401  (re-exported for the gateway tests)
 
 
 class _Ledger:
@@ -138,44 +129,6 @@ class IngestStandIn(_Ledger):
 
     def __exit__(self, *exc: object) -> None:
         self.stop_server()
-
-
-class Mosquitto:
-    """A Mosquitto broker on a loopback port, for as long as the test needs it (restartable)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists()
-                                                    else None)
-        self.port = free_port()
-        self.config = workdir / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        assert self.binary is not None
-        self.process = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mosquitto did not start on port {self.port}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
 
 
 class MqttIngestStandIn(_Ledger):

@@ -12,7 +12,6 @@ value = tick number and ts = ``start_ts + tick``, so what must arrive is known e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import os
 import signal
@@ -21,82 +20,24 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
 from typer.testing import CliRunner
 
-from commonworks.connect.base import Connector, Emit
 from commonworks.connect.buffer import SampleBuffer
 from commonworks.connect.cli import gateway_app
-from commonworks.connect.config import ConfigError, GatewayConfig, load_config, register_protocol
+from commonworks.connect.config import ConfigError, GatewayConfig, load_config
 from commonworks.connect.gateway import Gateway, status_text
-from commonworks.connect.samples import Sample
+from tests.connect.counter import START_TS, SUBPROCESS_MODULE, counter_device
 from tests.connect.ingest_standin import IngestStandIn, Mosquitto, MqttIngestStandIn, free_port
 from tests.services import require
 
 TOKEN = "cwg_test-token"
-START_TS = 1_795_770_000_000
 REPO = Path(__file__).resolve().parents[2]
-
-
-# -- the test-only connector ----------------------------------------------------------------
-
-class CounterTag(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str
-    address: int = Field(ge=0)
-
-
-class CounterConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    protocol: Literal["counter"]
-    name: str
-    rate: float = Field(100.0, gt=0, description="ticks per second")
-    ticks: int | None = Field(None, description="stop emitting after this many ticks")
-    start_ts: int = START_TS
-    tags: list[CounterTag]
-
-
-class CounterConnector(Connector):
-    """Emits tick n as Sample(tag, start_ts + n, n) for every tag, ``rate`` ticks a second."""
-
-    protocol = "counter"
-
-    def __init__(self, config: CounterConfig, emit: Emit) -> None:
-        super().__init__(config.name, emit, [t.key for t in config.tags])
-        self.config = config
-        self.tick = 0
-
-    @classmethod
-    def from_config(cls, config: CounterConfig, emit: Emit) -> CounterConnector:
-        return cls(config, emit)
-
-    async def session(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        interval = 1 / self.config.rate
-        next_at = loop.time()
-        while not stop.is_set() and (self.config.ticks is None or self.tick < self.config.ticks):
-            ts = self.config.start_ts + self.tick
-            self.publish([Sample(key, ts, self.tick) for key in self.tag_keys])
-            self.tick += 1
-            next_at += interval
-            delay = next_at - loop.time()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-        await stop.wait()
-
-
-DEVICE_CONFIG = CounterConfig
-CONNECTOR = CounterConnector
-register_protocol("counter", __name__)
-# The subprocess tests import this module by its dotted path from the repository root.
-SUBPROCESS_MODULE = "tests.connect.test_gateway"
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -116,9 +57,6 @@ def make_config(tmp_path: Path, url: str, *, devices: list[dict[str, Any]] | Non
     }
 
 
-def counter_device(name: str, tags: int, *, rate: float = 200, ticks: int | None = None) -> dict[str, Any]:
-    return {"protocol": "counter", "name": name, "rate": rate, "ticks": ticks,
-            "tags": [{"key": f"{name}.t{i}", "address": i} for i in range(tags)]}
 
 
 def expected(name: str, tags: int, ticks: int) -> set[tuple[str, int]]:
