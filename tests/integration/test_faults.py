@@ -1,0 +1,286 @@
+"""Faults end to end, with real processes: a gateway, the platform server, Mosquitto, the database.
+
+The device is the counting test device (:mod:`tests.connect.counter`), so every sample the
+gateway read is known and "stored exactly once" can be checked sample by sample. The
+outage lasts ``COMMONWORKS_FAULT_OUTAGE_S`` seconds (60 by default, as the issue asks).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from commonworks.connect.buffer import SampleBuffer
+from commonworks.core.codes import credit_code_with_check
+from commonworks.core.database import Database
+from commonworks.core.orgs.models import Organization, OrgKind, SizeClass
+from commonworks.telemetry.models import DataType, Gateway, Tag
+from commonworks.telemetry.service import new_gateway_token
+from tests.connect.counter import SUBPROCESS_MODULE, counter_device
+from tests.services import Mosquitto, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+OUTAGE_S = float(os.environ.get("COMMONWORKS_FAULT_OUTAGE_S", "60"))
+TAGS, RATE = 20, 100  # 2,000 samples/s
+START_TS = (time.time_ns() // 1_000_000) - 3_600_000  # an hour ago: inside every validity window
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(extra)
+    return env
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+class Platform:
+    """The API server (uvicorn) in a subprocess on a fixed port, stoppable and restartable."""
+
+    def __init__(self, db_url: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = child_env(COMMONWORKS_DATABASE_URL=db_url, COMMONWORKS_DATA_DIR=str(data_dir),
+                             COMMONWORKS_UI="false", COMMONWORKS_SECRET_KEY="fault-test-secret-0123456789abcdef")
+        self.log = data_dir / "platform.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "commonworks.app:create_app", "--factory", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--log-level", "warning"], env=self.env, stdout=log, stderr=log)
+
+        def up() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            try:
+                return httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, "the platform to start", 60)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        self.process.wait(30)
+
+
+class GatewayProcess:
+    """``commonworks gateway run`` in a subprocess, with the counting device registered."""
+
+    def __init__(self, config: dict[str, Any], directory: Path) -> None:
+        self.status_port = config["gateway"]["status"]["port"]
+        self.path = directory / "gateway.yaml"
+        self.path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        self.log = directory / "gateway.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        code = (f"from commonworks.connect.config import register_protocol; "
+                f"register_protocol('counter', {SUBPROCESS_MODULE!r}); "
+                f"from commonworks.connect.cli import gateway_app; gateway_app(['run', '--config', {str(self.path)!r}])")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=child_env(), stdout=log,
+                                            stderr=log)
+        wait_for(lambda: self.status() is not None, "the gateway's status endpoint", 60)
+
+    def status(self) -> dict[str, Any] | None:
+        assert self.process is not None and self.process.poll() is None, self.log.read_text()
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.status_port}/status", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(30)
+
+
+def seed(db_url: str, *, keys: list[str], gateway_key: str) -> str:
+    from commonworks.core.migrate import upgrade
+
+    db = Database(db_url)
+    upgrade(db.engine)
+    secret, prefix, digest = new_gateway_token()
+    with db.transaction() as session:
+        org = Organization(name_zh="故障测试工厂", credit_code=credit_code_with_check("91340100MA2N0C0Q0"),
+                           region_code="340100", industry_code="C34", size_class=SizeClass.small,
+                           kind=OrgKind.manufacturer)
+        session.add(org)
+        session.flush()
+        session.add_all([Tag(org_id=org.id, key=k, name=k, unit="{count}", data_type=DataType.int) for k in keys])
+        session.add(Gateway(org_id=org.id, key=gateway_key, name="fault", token_hash=digest, token_prefix=prefix))
+    db.dispose()
+    return secret
+
+
+def gateway_config(directory: Path, *, transport: str, url: str, token: str, ticks: int) -> dict[str, Any]:
+    return {"gateway": {"key": "gw-fault", "platform": {"transport": transport, "url": url, "token": token},
+                        "buffer": {"path": str(directory / "buffer.db")},
+                        "batch": {"max_samples": 5000, "max_delay_ms": 100},
+                        "status": {"host": "127.0.0.1", "port": free_port()}},
+            "devices": [counter_device("dev", TAGS, rate=RATE, ticks=ticks, start_ts=START_TS)]}
+
+
+def stored(db_url: str) -> dict[str, tuple[int, int, int, int]]:
+    """Per tag: (rows, distinct ts, min value, max value)."""
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT t.key, count(*), count(DISTINCT s.ts), min(s.value), max(s.value) "
+                                 "FROM samples s JOIN tags t ON t.id = s.tag_id GROUP BY t.key")).all()
+    engine.dispose()
+    return {key: (n, distinct, int(lo), int(hi)) for key, n, distinct, lo, hi in rows}
+
+
+def assert_every_tick_stored_once(db_url: str, ticks: int) -> None:
+    assert stored(db_url) == {f"dev.t{i}": (ticks, ticks, 0, ticks - 1) for i in range(TAGS)}
+
+
+def drained(gateway: GatewayProcess, ticks: int) -> Callable[[], bool]:
+    def check() -> bool:
+        doc = gateway.status() or {}
+        device = (doc.get("devices") or [{}])[0]
+        return (device.get("samples_read") == ticks * TAGS and doc.get("queue_size") == 0
+                and doc.get("in_memory") == 0)
+    return check
+
+
+@pytest.fixture
+def keys() -> list[str]:
+    return [f"dev.t{i}" for i in range(TAGS)]
+
+
+@pytest.fixture
+def platform(db_url: str, tmp_path: Path, keys: list[str]) -> Iterator[tuple[Platform, str]]:
+    token = seed(db_url, keys=keys, gateway_key="gw-fault")
+    server = Platform(db_url, tmp_path)
+    server.start()
+    yield server, token
+    if server.process and server.process.poll() is None:
+        server.stop()
+
+
+def test_platform_down_for_a_minute_loses_nothing(db_url: str, tmp_path: Path, platform) -> None:  # type: ignore[no-untyped-def]
+    server, token = platform
+    ticks = int((OUTAGE_S + 10) * RATE)
+    gateway = GatewayProcess(gateway_config(tmp_path, transport="http", url=server.url, token=token, ticks=ticks),
+                             tmp_path)
+    gateway.start()
+    try:
+        wait_for(lambda: (gateway.status() or {}).get("sent_samples", 0) > 0, "the first acknowledged batch")
+        server.stop()
+        outage_end = time.monotonic() + OUTAGE_S
+        wait_for(lambda: (gateway.status() or {}).get("queue_size", 0) > RATE * TAGS, "the queue to grow")
+        time.sleep(max(0.0, outage_end - time.monotonic()))
+        during = gateway.status() or {}
+        assert during["queue_size"] > 0 and during["dropped"] == 0
+        server.start()
+        wait_for(drained(gateway, ticks), "the backlog to drain", 180)
+        assert (gateway.status() or {})["dropped"] == 0
+    finally:
+        gateway.stop()
+    assert_every_tick_stored_once(db_url, ticks)
+
+
+def test_server_killed_mid_ingest_loses_no_acknowledged_sample(db_url: str, tmp_path: Path, platform) -> None:  # type: ignore[no-untyped-def]
+    server, token = platform
+    ticks = 15 * RATE
+    gateway = GatewayProcess(gateway_config(tmp_path, transport="http", url=server.url, token=token, ticks=ticks),
+                             tmp_path)
+    gateway.start()
+    try:
+        wait_for(lambda: (gateway.status() or {}).get("sent_samples", 0) >= 3 * RATE * TAGS, "3 s of data acked")
+        server.stop(signal.SIGKILL)
+        time.sleep(2)
+        server.start()
+        wait_for(drained(gateway, ticks), "the backlog to drain", 180)
+    finally:
+        gateway.stop()
+    assert_every_tick_stored_once(db_url, ticks)
+
+
+def test_gateway_killed_and_restarted_keeps_what_it_had_read(db_url: str, tmp_path: Path, platform) -> None:  # type: ignore[no-untyped-def]
+    server, token = platform
+    server.stop()  # nothing leaves the gateway: all it reads piles up in its buffer
+    config = gateway_config(tmp_path, transport="http", url=server.url, token=token, ticks=None)  # type: ignore[arg-type]
+    gateway = GatewayProcess(config, tmp_path)
+    gateway.start()
+    wait_for(lambda: (gateway.status() or {}).get("queue_size", 0) >= 2 * RATE * TAGS, "2 s of data on disk")
+    gateway.stop(signal.SIGKILL)
+    with SampleBuffer(tmp_path / "buffer.db", gateway_key="gw-fault") as buffer:
+        on_disk = buffer.size()
+        batch = buffer.peek_batch(10_000_000)
+    assert batch is not None and len(batch.samples) == on_disk
+    persisted = {(s.tag, s.ts) for s in batch.samples}
+    # restart with a device that reads nothing new: whatever arrives was read before the kill
+    config["devices"] = [counter_device("dev", TAGS, rate=RATE, ticks=0, start_ts=START_TS)]
+    restarted = GatewayProcess(config, tmp_path)
+    server.start()
+    restarted.start()
+    try:
+        wait_for(lambda: (restarted.status() or {}).get("queue_size") == 0, "the buffer to drain", 120)
+    finally:
+        restarted.stop()
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        rows = set(conn.execute(text("SELECT t.key, s.ts FROM samples s JOIN tags t ON t.id = s.tag_id")).all())
+    engine.dispose()
+    assert rows == persisted
+    ticks = len(persisted) // TAGS
+    assert ticks * TAGS == len(persisted)
+    assert_every_tick_stored_once(db_url, ticks)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    mosquitto = Mosquitto(tmp_path)
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()
+
+
+def test_broker_down_for_a_minute_loses_nothing(db_url: str, tmp_path: Path, keys: list[str], broker: Mosquitto) -> None:
+    token = seed(db_url, keys=keys, gateway_key="gw-fault")
+    env = child_env(COMMONWORKS_DATABASE_URL=db_url, COMMONWORKS_DATA_DIR=str(tmp_path))
+    worker_log = (tmp_path / "worker.log").open("ab")
+    workers = [subprocess.Popen([sys.executable, "-m", "commonworks", "ingest-worker", "--url", broker.url], env=env,
+                                stdout=worker_log, stderr=worker_log) for _ in range(2)]
+    log = tmp_path / "worker.log"
+    wait_for(lambda: log.read_text().count("ingest worker subscribed") == 2, "both workers to subscribe", 60)
+    ticks = int((OUTAGE_S + 10) * RATE)
+    gateway = GatewayProcess(gateway_config(tmp_path, transport="mqtt", url=broker.url, token=token, ticks=ticks),
+                             tmp_path)
+    gateway.start()
+    try:
+        wait_for(lambda: (gateway.status() or {}).get("sent_samples", 0) > 0, "the first acknowledged batch")
+        broker.stop()
+        time.sleep(OUTAGE_S)
+        during = gateway.status() or {}
+        assert during["queue_size"] > 0, during
+        broker.start()  # the workers reconnect and subscribe again by themselves
+        wait_for(drained(gateway, ticks), "the backlog to drain", 180)
+    finally:
+        gateway.stop()
+        for worker in workers:
+            worker.terminate()
+            worker.wait(30)
+        worker_log.close()
+    assert_every_tick_stored_once(db_url, ticks)
