@@ -95,7 +95,8 @@ class GatewayProcess:
     def start(self) -> None:
         code = (f"from commonworks.connect.config import register_protocol; "
                 f"register_protocol('counter', {SUBPROCESS_MODULE!r}); "
-                f"from commonworks.connect.cli import gateway_app; gateway_app(['run', '--config', {str(self.path)!r}])")
+                f"from commonworks.connect.cli import gateway_app; "
+                f"gateway_app(['run', '--config', {str(self.path)!r}])")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=child_env(), stdout=log,
                                             stderr=log)
@@ -257,7 +258,8 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     mosquitto.stop()
 
 
-def test_broker_down_for_a_minute_loses_nothing(db_url: str, tmp_path: Path, keys: list[str], broker: Mosquitto) -> None:
+def test_broker_down_for_a_minute_loses_nothing(db_url: str, tmp_path: Path, keys: list[str],
+                                                broker: Mosquitto) -> None:
     token = seed(db_url, keys=keys, gateway_key="gw-fault")
     env = child_env(COMMONWORKS_DATABASE_URL=db_url, COMMONWORKS_DATA_DIR=str(tmp_path))
     worker_log = (tmp_path / "worker.log").open("ab")
