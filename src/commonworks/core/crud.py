@@ -80,32 +80,62 @@ def _flush(session: Session, res: Resource) -> None:
         raise Conflict(f"this {res.name} clashes with one that already exists") from exc
 
 
+def list_query(caller: Principal, res: Resource) -> Any:
+    """The caller's rows of a resource, oldest first."""
+    return tenant_scoped(select(res.model), res.model, caller).order_by(res.model.id)
+
+
+def create(session: Session, caller: Principal, res: Resource, data: BaseModel) -> Any:
+    """Create a row in the caller's tenant; returns its ``out`` model."""
+    check_writer(caller, res.writers)
+    values = data.model_dump()
+    check_references(session, caller, res.references, values)
+    check_unique(session, caller, res, values)
+    row = res.model(org_id=caller.org_id, **values)
+    session.add(row)
+    _flush(session, res)
+    return res.out.model_validate(row)
+
+
+def update(session: Session, caller: Principal, res: Resource, row_id: int, data: BaseModel) -> Any:
+    """Change the fields set in ``data`` of one of the caller's rows; returns its ``out`` model."""
+    row = get_in_tenant(session, res.model, row_id, caller, what=res.name)
+    check_writer(caller, res.writers)
+    changes = data.model_dump(exclude_unset=True)
+    check_references(session, caller, res.references, changes)
+    merged = {c.key: getattr(row, c.key) for c in res.model.__table__.columns} | changes
+    check_unique(session, caller, res, merged, row_id=row.id)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    _flush(session, res)
+    return res.out.model_validate(row)
+
+
+def delete(session: Session, caller: Principal, res: Resource, row_id: int) -> None:
+    """Delete one of the caller's rows (after the resource's own check)."""
+    row = get_in_tenant(session, res.model, row_id, caller, what=res.name)
+    check_writer(caller, res.writers)
+    if res.before_delete:
+        res.before_delete(session, row)
+    session.delete(row)
+    _flush(session, res)
+
+
 def crud_router(res: Resource) -> APIRouter:
+    """List/create/read/update/delete routes for a resource, all through the functions above."""
     router = APIRouter(prefix=res.path, tags=list(res.tags) or [res.path.strip("/")])
     model, out = res.model, res.out
     param = f"{res.name.replace(' ', '_')}_id"
     RowId = Annotated[int, Path(alias=param, ge=1, le=2**31 - 1, description=f"The {res.name}'s id.")]
 
-    def full(session: Session, caller: Principal, row: Any, changes: dict[str, Any]) -> dict[str, Any]:
-        merged = {c.key: getattr(row, c.key) for c in model.__table__.columns} if row is not None else {}
-        merged.update(changes)
-        return merged
-
     @router.get("", response_model=Page[out], summary=f"List {res.name}s")  # type: ignore[valid-type]
     def list_rows(session: DbSession, caller: Caller, page: PageQuery) -> Page[Any]:
-        rows, total = paginate(session, tenant_scoped(select(model), model, caller).order_by(model.id), page)
+        rows, total = paginate(session, list_query(caller, res), page)
         return Page(items=[out.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
 
     @router.post("", response_model=out, status_code=status.HTTP_201_CREATED, summary=f"Create a {res.name}")
     def create_row(data: res.create, session: DbSession, caller: Caller) -> Any:  # type: ignore[name-defined]
-        check_writer(caller, res.writers)
-        values = data.model_dump()
-        check_references(session, caller, res.references, values)
-        check_unique(session, caller, res, values)
-        row = model(org_id=caller.org_id, **values)
-        session.add(row)
-        _flush(session, res)
-        return out.model_validate(row)
+        return create(session, caller, res, data)
 
     @router.get(f"/{{{param}}}", response_model=out, summary=f"Read a {res.name}")
     def get_row(row_id: RowId, session: DbSession, caller: Caller) -> Any:
@@ -113,23 +143,10 @@ def crud_router(res: Resource) -> APIRouter:
 
     @router.patch(f"/{{{param}}}", response_model=out, summary=f"Change a {res.name}")
     def update_row(row_id: RowId, data: res.update, session: DbSession, caller: Caller) -> Any:  # type: ignore[name-defined]
-        row = get_in_tenant(session, model, row_id, caller, what=res.name)
-        check_writer(caller, res.writers)
-        changes = data.model_dump(exclude_unset=True)
-        check_references(session, caller, res.references, changes)
-        check_unique(session, caller, res, full(session, caller, row, changes), row_id=row.id)
-        for key, value in changes.items():
-            setattr(row, key, value)
-        _flush(session, res)
-        return out.model_validate(row)
+        return update(session, caller, res, row_id, data)
 
     @router.delete(f"/{{{param}}}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {res.name}")
     def delete_row(row_id: RowId, session: DbSession, caller: Caller) -> None:
-        row = get_in_tenant(session, model, row_id, caller, what=res.name)
-        check_writer(caller, res.writers)
-        if res.before_delete:
-            res.before_delete(session, row)
-        session.delete(row)
-        _flush(session, res)
+        delete(session, caller, res, row_id)
 
     return router

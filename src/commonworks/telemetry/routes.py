@@ -12,12 +12,11 @@ from sqlalchemy import select
 
 from commonworks.connect.protocol import INGEST_PATH
 from commonworks.core.auth.deps import AppSettings, Caller, DbSession, Manager, get_in_tenant, tenant_scoped
-from commonworks.core.auth.models import MANAGERS
-from commonworks.core.crud import Resource, crud_router
-from commonworks.core.errors import AppError, Conflict, Invalid
+from commonworks.core.crud import crud_router
+from commonworks.core.errors import AppError, Invalid
 from commonworks.core.params import Page, PageQuery, RowId, paginate
 from commonworks.telemetry import service
-from commonworks.telemetry.models import DeadLetter, Gateway, Line, Machine, RetentionPolicy, Site, Tag
+from commonworks.telemetry.models import Gateway, RetentionPolicy
 from commonworks.telemetry.schemas import (
     DeadLetterOut,
     GatewayCreate,
@@ -26,51 +25,17 @@ from commonworks.telemetry.schemas import (
     GatewayUpdate,
     IngestAck,
     LatestValue,
-    LineCreate,
-    LineOut,
-    LineUpdate,
-    MachineCreate,
-    MachineOut,
-    MachineUpdate,
     Resolution,
     RetentionIn,
     RetentionOut,
     Series,
-    SiteCreate,
-    SiteOut,
-    SiteUpdate,
-    TagCreate,
-    TagOut,
-    TagUpdate,
 )
 
 MAX_BODY = 64 * 1024 * 1024
 
 
-def _no_lines(session, site) -> None:  # type: ignore[no-untyped-def]
-    if session.scalar(select(Line.id).where(Line.site_id == site.id).limit(1)) is not None:
-        raise Conflict("the site still has lines; move or delete them first")
-
-
-def _no_machines(session, line) -> None:  # type: ignore[no-untyped-def]
-    if session.scalar(select(Machine.id).where(Machine.line_id == line.id).limit(1)) is not None:
-        raise Conflict("the line still has machines; move or delete them first")
-
-
-RESOURCES = [
-    Resource(model=Site, name="site", path="/sites", create=SiteCreate, update=SiteUpdate, out=SiteOut,
-             unique=[("name",)], tags=["plant"], writers=MANAGERS, before_delete=_no_lines),
-    Resource(model=Line, name="line", path="/lines", create=LineCreate, update=LineUpdate, out=LineOut,
-             references={"site_id": Site}, unique=[("site_id", "name")], tags=["plant"], writers=MANAGERS,
-             before_delete=_no_machines),
-    Resource(model=Machine, name="machine", path="/machines", create=MachineCreate, update=MachineUpdate,
-             out=MachineOut, references={"line_id": Line}, unique=[("key",)], tags=["plant"]),
-    Resource(model=Tag, name="tag", path="/tags", create=TagCreate, update=TagUpdate, out=TagOut,
-             references={"machine_id": Machine}, unique=[("key",)], tags=["tags"]),
-]
-
 router = APIRouter()
-for _resource in RESOURCES:
+for _resource in service.PLANT_RESOURCES:
     router.include_router(crud_router(_resource))
 
 gateways = APIRouter(prefix="/gateways", tags=["gateways"])
@@ -85,14 +50,7 @@ def list_gateways(session: DbSession, caller: Caller, page: PageQuery) -> Page[G
 @gateways.post("", response_model=GatewayCreated, status_code=status.HTTP_201_CREATED,
                summary="Register a gateway and get its credential (shown once)")
 def create_gateway(data: GatewayCreate, session: DbSession, caller: Manager) -> GatewayCreated:
-    if session.scalar(select(Gateway.id).where(Gateway.key == data.key)) is not None:
-        raise Conflict(f"gateway key {data.key!r} is taken", field="key")
-    secret, prefix, digest = service.new_gateway_token()
-    gateway = Gateway(org_id=caller.org_id, key=data.key, name=data.name, allow_create_tags=data.allow_create_tags,
-                      token_hash=digest, token_prefix=prefix)
-    session.add(gateway)
-    session.flush()
-    return GatewayCreated(**GatewayOut.model_validate(gateway).model_dump(), token=secret)
+    return service.create_gateway(session, caller, data)
 
 
 @gateways.get("/{gateway_id}", response_model=GatewayOut)
@@ -110,19 +68,13 @@ def update_gateway(gateway_id: RowId, data: GatewayUpdate, session: DbSession, c
 
 @gateways.delete("/{gateway_id}", response_model=GatewayOut, summary="Revoke a gateway's credential")
 def revoke_gateway(gateway_id: RowId, session: DbSession, caller: Manager) -> Gateway:
-    from commonworks.core.database import utcnow
-
-    gateway = get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
-    gateway.revoked_at = gateway.revoked_at or utcnow()
-    return gateway
+    return service.revoke_gateway(session, caller, gateway_id)
 
 
 @gateways.get("/{gateway_id}/dead-letters", response_model=Page[DeadLetterOut],
               summary="Samples this gateway sent that were refused, with the reason")
 def dead_letters(gateway_id: RowId, session: DbSession, caller: Caller, page: PageQuery) -> Page[DeadLetterOut]:
-    gateway = get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
-    stmt = select(DeadLetter).where(DeadLetter.gateway_id == gateway.id).order_by(DeadLetter.id.desc())
-    rows, total = paginate(session, stmt, page)
+    rows, total = paginate(session, service.dead_letters_query(session, caller, gateway_id), page)
     return Page(items=[DeadLetterOut.model_validate(r) for r in rows], total=total, limit=page.limit,
                 offset=page.offset)
 

@@ -15,10 +15,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from commonworks.connect.protocol import GATEWAY_TOKEN_PREFIX
-from commonworks.core.auth.deps import Principal, get_in_tenant, tenant_scoped
+from commonworks.core.auth.deps import Principal, get_in_tenant, require_manager, tenant_scoped
+from commonworks.core.auth.models import MANAGERS
 from commonworks.core.auth.security import hash_api_token
+from commonworks.core.crud import Resource
 from commonworks.core.database import Database, utcnow
-from commonworks.core.errors import Invalid, NotFound, Unauthorized
+from commonworks.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from commonworks.core.orgs.models import Organization
 from commonworks.core.settings import Settings
 from commonworks.telemetry import ingest as ingest_mod
@@ -27,16 +29,65 @@ from commonworks.telemetry.models import (
     DataType,
     DeadLetter,
     Gateway,
+    Line,
     Machine,
     RetentionPolicy,
     Rollup1h,
     Rollup1m,
     Sample,
+    Site,
     Tag,
 )
-from commonworks.telemetry.schemas import IngestAck, LatestValue, RejectedOut, Series, SeriesPoint
+from commonworks.telemetry.schemas import (
+    GatewayCreate,
+    GatewayCreated,
+    GatewayOut,
+    IngestAck,
+    LatestValue,
+    LineCreate,
+    LineOut,
+    LineUpdate,
+    MachineCreate,
+    MachineOut,
+    MachineUpdate,
+    RejectedOut,
+    Series,
+    SeriesPoint,
+    SiteCreate,
+    SiteOut,
+    SiteUpdate,
+    TagCreate,
+    TagOut,
+    TagUpdate,
+)
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+
+
+# ---------------------------------------------------------------- plant
+
+
+def _no_lines(session: Session, site: Site) -> None:
+    if session.scalar(select(Line.id).where(Line.site_id == site.id).limit(1)) is not None:
+        raise Conflict("the site still has lines; move or delete them first")
+
+
+def _no_machines(session: Session, line: Line) -> None:
+    if session.scalar(select(Machine.id).where(Machine.line_id == line.id).limit(1)) is not None:
+        raise Conflict("the line still has machines; move or delete them first")
+
+
+PLANT_RESOURCES = [
+    Resource(model=Site, name="site", path="/sites", create=SiteCreate, update=SiteUpdate, out=SiteOut,
+             unique=[("name",)], tags=["plant"], writers=MANAGERS, before_delete=_no_lines),
+    Resource(model=Line, name="line", path="/lines", create=LineCreate, update=LineUpdate, out=LineOut,
+             references={"site_id": Site}, unique=[("site_id", "name")], tags=["plant"], writers=MANAGERS,
+             before_delete=_no_machines),
+    Resource(model=Machine, name="machine", path="/machines", create=MachineCreate, update=MachineUpdate,
+             out=MachineOut, references={"line_id": Line}, unique=[("key",)], tags=["plant"]),
+    Resource(model=Tag, name="tag", path="/tags", create=TagCreate, update=TagUpdate, out=TagOut,
+             references={"machine_id": Machine}, unique=[("key",)], tags=["tags"]),
+]
 
 
 # ---------------------------------------------------------------- gateways
@@ -48,6 +99,33 @@ def new_gateway_token() -> tuple[str, str, str]:
 
     secret = GATEWAY_TOKEN_PREFIX + secrets.token_urlsafe(32)
     return secret, secret[:11], hash_api_token(secret)
+
+
+def create_gateway(session: Session, caller: Principal, data: GatewayCreate) -> GatewayCreated:
+    """Register a gateway of the caller's organization; its credential is in the answer and nowhere else."""
+    require_manager(caller)
+    if session.scalar(select(Gateway.id).where(Gateway.key == data.key)) is not None:
+        raise Conflict(f"gateway key {data.key!r} is taken", field="key")
+    secret, prefix, digest = new_gateway_token()
+    gateway = Gateway(org_id=caller.org_id, key=data.key, name=data.name, allow_create_tags=data.allow_create_tags,
+                      token_hash=digest, token_prefix=prefix)
+    session.add(gateway)
+    session.flush()
+    return GatewayCreated(**GatewayOut.model_validate(gateway).model_dump(), token=secret)
+
+
+def revoke_gateway(session: Session, caller: Principal, gateway_id: int) -> Gateway:
+    """Revoke a gateway's credential; its data stays."""
+    require_manager(caller)
+    gateway = get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
+    gateway.revoked_at = gateway.revoked_at or utcnow()
+    return gateway
+
+
+def dead_letters_query(session: Session, caller: Principal, gateway_id: int) -> Any:
+    """Refused samples of one of the caller's gateways, newest first."""
+    gateway = get_in_tenant(session, Gateway, gateway_id, caller, what="gateway")
+    return select(DeadLetter).where(DeadLetter.gateway_id == gateway.id).order_by(DeadLetter.id.desc())
 
 
 def gateway_for_token(session: Session, token: str | None) -> Gateway:

@@ -36,13 +36,29 @@ def N_(message: str) -> str:
 class NavItem:
     label: str
     icon: str
-    path: str | None = None  # None: the capability has no page yet
+    path: str | None = None  # None: a group of pages, or a capability with no page yet
+    children: tuple[NavItem, ...] = ()
+
+    @property
+    def coming_soon(self) -> bool:
+        return self.path is None and not self.children
+
+    def matches(self, active: str) -> bool:
+        """``/machines/7`` is under ``/machines``."""
+        if self.path is None:
+            return False
+        return active == self.path or (self.path != "/" and active.startswith(self.path + "/"))
 
 
 HOME = NavItem(N_("Home"), "space_dashboard", "/")
 CAPABILITIES = (
-    NavItem(N_("Connect"), "settings_input_antenna"),
-    NavItem(N_("Telemetry"), "sensors"),
+    NavItem(N_("Connect"), "settings_input_antenna", children=(
+        NavItem(N_("Plant and machines"), "account_tree", "/plant"),
+        NavItem(N_("Gateways"), "router", "/gateways"),
+    )),
+    NavItem(N_("Telemetry"), "sensors", children=(
+        NavItem(N_("Machine monitoring"), "monitor_heart", "/machines"),
+    )),
     NavItem(N_("Operations"), "precision_manufacturing"),
     NavItem(N_("Network"), "handshake"),
     NavItem(N_("Pooling"), "shopping_cart"),
@@ -74,7 +90,7 @@ def language_switch(lang: str, *, on_dark: bool = False) -> ui.toggle:
             ui.navigate.reload()
 
     toggle = ui.toggle(dict(LANGUAGES), value=lang, on_change=switch)
-    toggle.props("dense no-caps unelevated rounded size=sm padding='2px 12px'")
+    toggle.props("dense no-caps unelevated rounded size=sm padding='2px 12px'").classes("whitespace-nowrap")
     if on_dark:
         toggle.props("color=transparent text-color=white toggle-color=white toggle-text-color=dark")
         toggle.classes("border border-white/40 rounded-full")
@@ -92,9 +108,9 @@ def frame(_: Translate, *, lang: str, org_name: str, user_name: str, active: str
         ui.icon("hub", size="28px").classes("text-blue-3")
         with ui.column().classes("gap-0"):
             ui.label("Commonworks").classes("text-lg font-semibold leading-tight tracking-wide")
-            ui.label(_("Create value together, share it")).classes("text-xs text-blue-2 leading-tight")
+            ui.label(_("Create value together, share it")).classes("text-xs text-blue-2 leading-tight max-md:hidden")
         ui.space()
-        with ui.row().classes("items-center gap-2 no-wrap max-sm:hidden"):
+        with ui.row().classes("items-center gap-2 no-wrap max-md:hidden"):
             ui.icon("apartment", size="20px").classes("text-blue-2")
             ui.label(org_name).classes("text-sm font-medium").mark("org-name")
             ui.separator().props("vertical dark").classes("mx-2")
@@ -115,16 +131,29 @@ def frame(_: Translate, *, lang: str, org_name: str, user_name: str, active: str
 
 def _nav_item(_: Translate, item: NavItem, active: str) -> None:
     if item.path is None:
-        row = ui.item().classes("text-grey-7 cursor-default")
+        row = ui.item().classes("cursor-default " + ("text-grey-9" if item.children else "text-grey-7"))
     else:
         row = ui.item().props(f'clickable tag=a href="{item.path}" active-class="bg-blue-1 text-primary"')
-        if item.path == active:
+        if item.matches(active):
             row.props("active")
     with row.classes("rounded-r-full mr-2"):
         with ui.item_section().props("avatar").classes("min-w-0 pr-3"):
             ui.icon(item.icon, size="20px")
         with ui.item_section():
             ui.item_label(_(item.label)).classes("text-[15px]")
-        if item.path is None:
+        if item.coming_soon:
             with ui.item_section().props("side"):
                 ui.badge(_("Coming soon")).props("outline color=grey-6").classes("text-[11px]")
+    for child in item.children:
+        _sub_item(_, child, active)
+
+
+def _sub_item(_: Translate, item: NavItem, active: str) -> None:
+    row = ui.item().props(f'clickable dense tag=a href="{item.path}" active-class="bg-blue-1 text-primary"')
+    if item.matches(active):
+        row.props("active")
+    with row.classes("rounded-r-full mr-2 pl-12 min-h-[36px] text-grey-8"):
+        with ui.item_section().props("avatar").classes("min-w-0 pr-2"):
+            ui.icon(item.icon, size="18px")
+        with ui.item_section():
+            ui.item_label(_(item.label)).classes("text-sm")

@@ -1,7 +1,8 @@
-"""The web pages (NiceGUI on the API's FastAPI app): login and the enterprise home.
+"""The web pages (NiceGUI on the API's FastAPI app): login and the enterprise home; the plant,
+machine and gateway pages live in their own modules and are registered by importing them here.
 
 NiceGUI's pages and storage are process-global, so the UI is mounted on one app per
-process; the pages reach that app's settings and database through ``_context``.
+process; the pages reach that app's settings and database through ``common.ctx()``.
 The signed-in user's id and the chosen language live in ``app.storage.user`` (a file
 per browser session under ``<data_dir>/nicegui``, keyed by a cookie signed with the
 platform secret).
@@ -21,16 +22,14 @@ from starlette.types import Scope
 from commonworks.app import API_PREFIX
 from commonworks.core.auth.models import Role, User
 from commonworks.core.auth.service import authenticate
-from commonworks.core.database import Database
-from commonworks.core.i18n import gettext_for
 from commonworks.core.orgs.models import OrgKind, SizeClass
 from commonworks.core.orgs.schemas import OrgOut
 from commonworks.core.orgs.service import to_out
 from commonworks.core.settings import Settings
-from commonworks.web import layout
+from commonworks.web import common, gateways, layout, machines, plant  # noqa: F401 (the last three register pages)
 from commonworks.web.layout import N_, Translate
 
-USER_KEY = "user_id"
+USER_KEY = common.USER_KEY
 
 ROLE_LABELS = {
     Role.owner: N_("Owner"),
@@ -52,22 +51,9 @@ SIZE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class _Context:
-    settings: Settings
-    db: Database
-
-
-_context: _Context | None = None
-
-
 def mount(app_: FastAPI, settings: Settings) -> None:
     """Serve the pages from ``app_`` (once per process)."""
-    global _context
-    if _context is not None:
-        raise RuntimeError("the web UI is process-global and already mounted; "
-                           "build further apps with create_app(..., ui=False)")
-    _context = _Context(settings=settings, db=app_.state.db)
+    common.set_context(common.Context(settings=settings, db=app_.state.db))
     # NiceGUI reads NICEGUI_STORAGE_PATH when it is imported; set the class attribute instead,
     # which every user storage file is created under.
     storage.Storage.path = (settings.data_dir / "nicegui").resolve()
@@ -95,17 +81,6 @@ def _keep_api_paths_out_of_the_ui(app_: FastAPI) -> None:
             routes[i] = _UIMount(route.path or "/", app=core.app)
 
 
-def _ctx() -> _Context:
-    if _context is None:
-        raise RuntimeError("commonworks.web.pages.mount() has not been called")
-    return _context
-
-
-def _language() -> tuple[str, Translate]:
-    lang = layout.current_language(_ctx().settings.default_language)
-    return lang, gettext_for(lang)
-
-
 # ---------------------------------------------------------------- login
 
 
@@ -118,7 +93,7 @@ class _LoginOutcome:
 
 def _check_login(email: str, password: str, client: str) -> _LoginOutcome:
     """Runs in a worker thread (password hashing is slow); failures are committed too."""
-    ctx = _ctx()
+    ctx = common.ctx()
     with ctx.db.transaction() as session:
         result = authenticate(session=session, email=email, password=password, client=client,
                               max_failures=ctx.settings.login_max_failures,
@@ -132,7 +107,7 @@ def _check_login(email: str, password: str, client: str) -> _LoginOutcome:
 def login_page(request: Request) -> RedirectResponse | None:
     if app.storage.user.get(USER_KEY) is not None:
         return RedirectResponse("/")
-    lang, _ = _language()
+    lang, _ = common.language()
     layout.page_setup(_("Log in"), lang)
     client = request.client.host if request.client else "unknown"
 
@@ -192,18 +167,13 @@ class _Home:
 
 
 def _load_home(user_id: int) -> _Home | None:
-    with _ctx().db.transaction() as session:
+    with common.ctx().db.transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_active or not user.org.is_active:
             return None
         rows = session.execute(select(User.role, func.count()).where(
             User.org_id == user.org_id, User.is_active.is_(True)).group_by(User.role)).all()
         return _Home(user_name=user.display_name, org=to_out(user.org), role_counts=dict(rows))  # type: ignore[arg-type]
-
-
-def _logout() -> None:
-    app.storage.user.pop(USER_KEY, None)
-    ui.navigate.to("/login")
 
 
 @ui.page("/")
@@ -213,11 +183,11 @@ def home_page() -> RedirectResponse | None:
     if home is None:
         app.storage.user.pop(USER_KEY, None)
         return RedirectResponse("/login")
-    lang, _ = _language()
+    lang, _ = common.language()
     org = home.org
     org_name = org.name_zh if lang == "zh_CN" else (org.name_en or org.name_zh)
     layout.page_setup(_("Home"), lang)
-    layout.frame(_, lang=lang, org_name=org_name, user_name=home.user_name, active="/", on_logout=_logout)
+    layout.frame(_, lang=lang, org_name=org_name, user_name=home.user_name, active="/", on_logout=common.logout)
 
     with ui.column().classes("w-full max-w-6xl mx-auto p-6 gap-6"):
         with ui.column().classes("gap-1"):
