@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -193,6 +194,33 @@ def ingest_worker(
     asyncio.run(main())
 
 
+@app.command()
+def simulate(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Simulated machines (YAML).")],
+) -> None:
+    """Run simulated machines: an OPC UA server per CNC, a Modbus server per moulding machine, Sparkplug nodes."""
+    import asyncio
+    import logging
+    import signal
+
+    from commonworks.connect.simulators.run import load, run
+
+    try:
+        machines = load(config)
+    except ValueError as exc:
+        fail(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await run(machines, stop)
+
+    asyncio.run(main())
+
+
 @telemetry_app.command("retention")
 def telemetry_retention() -> None:
     """Apply every tenant's retention policy now (the server also does this hourly)."""
@@ -232,25 +260,53 @@ def demo(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after seeding.")] = True,
+    factories: Annotated[bool, typer.Option("--factories/--no-factories",
+                                            help="Run the simulated machines and their gateways.")] = True,
 ) -> None:
-    """Migrate, seed the demo enterprises and users, print the accounts, and serve."""
-    from commonworks.demo import seed
+    """Migrate, seed the demo enterprises, start their simulated factories and gateways, and serve."""
+    import subprocess
+
+    from commonworks.demo import seed, seed_factories
 
     settings = _settings()
     db = _upgrade(settings)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    url = f"http://{bind_host}:{bind_port}"
     with db.transaction() as session:
         accounts = seed(session)
+        configs = seed_factories(session, settings.data_dir / "demo", url) if factories else []
     table = Table(title="Demo accounts / 演示账号")
     for column in ("e-mail", "password", "organization", "role"):
         table.add_column(column, overflow="fold")
     for a in accounts:
         table.add_row(a.email, a.password, a.organization, a.role.value)
     out.print(table)
-    url = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"Web UI: {url}/   API docs: {url}/api/v1/docs")
     db.dispose()
-    if serve_after:
-        _serve(settings, host, port)
+    if not serve_after:
+        return
+    children: list[subprocess.Popen[bytes]] = []
+    logs = settings.data_dir / "demo" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        if configs:
+            simulate_yaml, *gateway_yamls = configs
+            commands = [["simulate", "--config", str(simulate_yaml)]]
+            commands += [["gateway", "run", "--config", str(path)] for path in gateway_yamls]
+            for args in commands:
+                log_file = (logs / f"{Path(args[-1]).stem}-{args[0]}.log").open("ab")
+                children.append(subprocess.Popen([sys.executable, "-m", "commonworks", *args], stdout=log_file,
+                                                 stderr=subprocess.STDOUT))
+            out.print(f"Simulated machines and {len(gateway_yamls)} gateways are running; logs in {logs}")
+        _serve(settings, bind_host, bind_port)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def main() -> None:

@@ -1,12 +1,18 @@
-"""Demo data for `make demo`: a platform operator, three factories, a consultancy and a city bureau.
+"""Demo data for `make demo`: a platform operator, three factories, a consultancy and a city bureau;
+the factories' plants, machines and tags, and the configuration to run their simulated machines
+(real OPC UA and Modbus servers) and a gateway each.
 
-Seeding is idempotent: an organization whose credit code is already stored is left as it is.
+Seeding is idempotent: what is already stored is left as it is.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +23,7 @@ from commonworks.core.auth.schemas import UserCreate
 from commonworks.core.orgs import service as org_service
 from commonworks.core.orgs.models import Organization, OrgKind, SizeClass
 from commonworks.core.orgs.schemas import OrgCreate
+from commonworks.telemetry.models import DataType, Gateway, Line, Machine, MachineType, Site, Tag
 
 DEMO_PASSWORD = "commonworks-demo"
 
@@ -85,3 +92,163 @@ def seed(session: Session) -> list[DemoAccount]:
             accounts.append(DemoAccount(email=email, password=DEMO_PASSWORD, organization=spec.name_zh, role=role))
     session.flush()
     return accounts
+
+
+# ---------------------------------------------------------------- simulated factories
+
+TAG_NAMES = {
+    "spindle_speed": "主轴转速", "feed_rate": "进给速度", "part_counter": "产量计数", "scrap_counter": "废品计数",
+    "program_name": "加工程序", "machinery_item_state": "设备状态", "machinery_item_state_name": "设备状态名称",
+    "activity": "当前活动", "alarm_code": "报警代码", "alarm_text": "报警信息", "machine_status": "机器状态",
+    "cycle_time": "成型周期", "barrel_temp_1": "料筒温度 1 区", "barrel_temp_2": "料筒温度 2 区",
+    "barrel_temp_3": "料筒温度 3 区", "barrel_temp_4": "料筒温度 4 区", "mould_temp": "模具温度",
+    "shot_counter": "射胶计数", "good_counter": "良品计数", "mould_number": "模具编号", "heaters_on": "加热开启",
+    "cycle_running": "自动循环", "alarm_active": "报警中",
+}
+UCUM = {"rpm": "/min", "°C": "Cel", "s": "s", "Cel": "Cel", "mm/min": "mm/min"}
+
+
+@dataclass(frozen=True)
+class DemoMachine:
+    key: str
+    name: str
+    machine_type: MachineType
+    simulator: str  # "cnc_opcua" or "imm_modbus"
+    seed: int
+    manufacturer: str
+    model: str
+    cycle_times: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DemoFactory:
+    credit17: str
+    site: str
+    line: str
+    gateway_key: str
+    machines: tuple[DemoMachine, ...]
+
+
+FACTORIES = (
+    DemoFactory("91340100MA2N0C0Q0", "合肥高新区厂区", "机加一线", "gw-hefei-cnc", (
+        DemoMachine("cnc-01", "立式加工中心 1 号", MachineType.machining_centre, "cnc_opcua", 11, "海天精工", "VMC850",
+                    {"支架": 95.0, "端盖": 140.0}),
+        DemoMachine("cnc-02", "立式加工中心 2 号", MachineType.machining_centre, "cnc_opcua", 12, "海天精工", "VMC1160",
+                    {"壳体": 210.0}),
+        DemoMachine("cnc-03", "数控车床 1 号", MachineType.cnc_lathe, "cnc_opcua", 13, "沈阳机床", "i5T3",
+                    {"轴套": 48.0}))),
+    DemoFactory("91370200MA3C4D5E6", "青岛城阳厂区", "注塑车间", "gw-qingdao-imm", (
+        DemoMachine("imm-01", "注塑机 1 号 160T", MachineType.injection_moulding, "imm_modbus", 21, "海天", "MA1600",
+                    {"M205 外壳": 32.0}),
+        DemoMachine("imm-02", "注塑机 2 号 250T", MachineType.injection_moulding, "imm_modbus", 22, "海天", "MA2500",
+                    {"M310 面板": 45.0}),
+        DemoMachine("imm-03", "注塑机 3 号 120T", MachineType.injection_moulding, "imm_modbus", 23, "伊之密", "UN120A5",
+                    {"M118 卡扣": 18.0}))),
+    DemoFactory("91340200MA2T7U8W9", "芜湖经开区厂区", "钣金线", "gw-wuhu-sheet", (
+        DemoMachine("laser-01", "光纤激光切割机", MachineType.laser_cutter, "cnc_opcua", 31, "大族激光", "G3015HF",
+                    {"机柜侧板": 60.0}),
+        DemoMachine("pb-01", "数控折弯机", MachineType.press_brake, "cnc_opcua", 32, "亚威", "PBH-110",
+                    {"机柜侧板": 75.0}))),
+)
+
+
+def _tag_type(tag: dict[str, Any]) -> DataType:
+    kind = str(tag.get("data_type") or tag.get("type") or "")
+    if kind in ("String", "string"):
+        return DataType.string
+    if kind == "bool":
+        return DataType.bool
+    if kind in ("Double", "Float", "float32") or tag.get("scale", 1) != 1:
+        return DataType.float
+    return DataType.int
+
+
+def _device(machine: DemoMachine, port: int) -> dict[str, Any]:
+    if machine.simulator == "cnc_opcua":
+        from commonworks.connect.simulators.cnc_opcua import gateway_device as cnc_device
+
+        return cnc_device(machine.key, "127.0.0.1", port)
+    from commonworks.connect.simulators.imm_modbus import gateway_device as imm_device
+
+    return imm_device(machine.key, "127.0.0.1", port)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def seed_factories(session: Session, directory: Path, platform_url: str) -> list[Path]:
+    """Plants, machines, tags and a gateway per demo factory, plus the YAML to run their simulators and
+    gateways; returns [simulate.yaml, gateway yaml …]. Credentials are kept in ``directory`` (0600)."""
+    from commonworks.telemetry.service import new_gateway_token
+
+    directory.mkdir(parents=True, exist_ok=True)
+    credentials_path = directory / "credentials.json"
+    credentials: dict[str, str] = json.loads(credentials_path.read_text()) if credentials_path.exists() else {}
+    simulate: dict[str, Any] = {"speed": 1.0, "in_shift": True, "cnc_opcua": [], "imm_modbus": []}
+    gateway_files = []
+    for factory in FACTORIES:
+        org = session.scalar(select(Organization).where(
+            Organization.credit_code == codes.credit_code_with_check(factory.credit17)))
+        assert org is not None, "seed() first"
+        site = session.scalar(select(Site).where(Site.org_id == org.id, Site.name == factory.site))
+        if site is None:
+            site = Site(org_id=org.id, name=factory.site, timezone="Asia/Shanghai")
+            session.add(site)
+            session.flush()
+        line = session.scalar(select(Line).where(Line.site_id == site.id, Line.name == factory.line))
+        if line is None:
+            line = Line(org_id=org.id, site_id=site.id, name=factory.line)
+            session.add(line)
+            session.flush()
+        devices = []
+        for m in factory.machines:
+            port = _free_port()
+            simulate[m.simulator].append({"name": m.key, "port": port, "seed": m.seed})
+            device = _device(m, port)
+            devices.append(device)
+            machine = session.scalar(select(Machine).where(Machine.org_id == org.id, Machine.key == m.key))
+            if machine is None:
+                machine = Machine(org_id=org.id, line_id=line.id, key=m.key, name=m.name, machine_type=m.machine_type,
+                                  manufacturer=m.manufacturer, model=m.model, ideal_cycle_times=m.cycle_times)
+                session.add(machine)
+                session.flush()
+            known = set(session.scalars(select(Tag.key).where(Tag.org_id == org.id)))
+            for tag in device["tags"]:
+                if tag["key"] in known:
+                    continue
+                suffix = tag["key"].split(".", 1)[1]
+                session.add(Tag(org_id=org.id, machine_id=machine.id, key=tag["key"],
+                                name=TAG_NAMES.get(suffix, suffix), unit=UCUM.get(str(tag.get("unit")), "1"),
+                                data_type=_tag_type(tag),
+                                source=str(tag.get("node") or f"{tag.get('kind')} register {tag.get('address')}")))
+        gateway = session.scalar(select(Gateway).where(Gateway.key == factory.gateway_key))
+        token = credentials.get(factory.gateway_key)
+        if gateway is None or token is None or gateway.revoked_at is not None:
+            token, prefix, digest = new_gateway_token()
+            if gateway is None:
+                gateway = Gateway(org_id=org.id, key=factory.gateway_key, name=f"{factory.site} 网关",
+                                  token_hash=digest, token_prefix=prefix)
+                session.add(gateway)
+            else:
+                gateway.token_hash, gateway.token_prefix, gateway.revoked_at = digest, prefix, None
+            credentials[factory.gateway_key] = token
+        config = {"gateway": {"key": factory.gateway_key,
+                              "platform": {"transport": "http", "url": platform_url, "token": token},
+                              "buffer": {"path": str((directory / factory.gateway_key / "buffer.db").resolve())},
+                              "status": {"host": "127.0.0.1", "port": _free_port()}},
+                  "devices": devices}
+        path = directory / f"{factory.gateway_key}.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+        path.chmod(0o600)
+        gateway_files.append(path)
+    session.flush()
+    credentials_path.write_text(json.dumps(credentials, indent=2))
+    credentials_path.chmod(0o600)
+    simulate_path = directory / "simulate.yaml"
+    simulate_path.write_text(yaml.safe_dump(simulate, sort_keys=False))
+    return [simulate_path, *gateway_files]
