@@ -83,8 +83,9 @@ def test_bad_samples_become_dead_letters_and_the_rest_is_stored(client, tenants,
          "v": [1.0, float("nan"), "fast", 2.0, 3.0, 4.0]},
         {"tag": "cnc-01.running", "ts": [T0, T0 + S], "v": [True, 2]},
         {"tag": "cnc-01.part_count", "ts": [T0], "v": [1.5]},
-        {"tag": "cnc-01.program", "ts": [T0], "v": [42]},
+        {"tag": "cnc-01.program", "ts": [T0, T0 + S], "v": [42, "O12\x00"]},
         {"tag": "no-such.tag", "ts": [T0], "v": [1.0]},
+        {"tag": "nul\x00tag", "ts": [T0], "v": [1.0]},
     ]}
     body = json.dumps(batch).encode()  # Python's json writes NaN, as many gateways do
     response = client.post("/api/v1/ingest", content=body, headers=plant.gateway_headers)
@@ -101,13 +102,16 @@ def test_bad_samples_become_dead_letters_and_the_rest_is_stored(client, tenants,
         ("cnc-01.running", "bool tag got a number other than 0 or 1"),
         ("cnc-01.part_count", "int tag got a fraction"),
         ("cnc-01.program", "string tag got int"),
+        ("cnc-01.program", "text contains the NUL character"),
         ("no-such.tag", "unknown tag"),
+        ("nul\x00tag", "unknown tag"),
     ])
-    assert ack["rejected_count"] == 9
+    assert ack["rejected_count"] == 11
     letters = client.get(f"/api/v1/gateways/{plant.gateway_id}/dead-letters", headers=tenants.a.viewer.headers).json()
-    assert letters["total"] == 9 and {d["batch_id"] for d in letters["items"]} == {"bad-1"}
+    assert letters["total"] == 11 and {d["batch_id"] for d in letters["items"]} == {"bad-1"}
+    assert "nul\\x00tag" in {d["tag"] for d in letters["items"]}  # kept, made storable
     gateway = client.get(f"/api/v1/gateways/{plant.gateway_id}", headers=tenants.a.viewer.headers).json()
-    assert (gateway["samples_accepted"], gateway["samples_rejected"]) == (2, 9)
+    assert (gateway["samples_accepted"], gateway["samples_rejected"]) == (2, 11)
 
 
 @pytest.mark.parametrize(("body", "headers", "words"), [

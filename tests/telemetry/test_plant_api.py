@@ -33,6 +33,7 @@ def test_engineers_edit_machines_viewers_only_read(client, tenants) -> None:  # 
     ("/api/v1/tags", {"key": "CNC 01", "name": "x", "unit": "1"}, "key", "pattern"),
     ("/api/v1/tags", {"key": "cnc-01.x", "name": "x", "unit": "1", "data_type": "complex"}, "data_type", "float"),
     ("/api/v1/sites", {"name": "三厂", "timezone": "Mars/Olympus"}, "timezone", "unknown time zone"),
+    ("/api/v1/sites", {"name": "三\x00厂"}, "name", "NUL character"),
     ("/api/v1/machines", {"line_id": 1, "key": "m-2", "name": "x", "machine_type": "cnc_mill",
                           "ideal_cycle_times": {"bracket": -3}}, "ideal_cycle_times", "more than 0"),
     ("/api/v1/machines", {"line_id": 424242, "key": "m-2", "name": "x", "machine_type": "cnc_mill"},

@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
 
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Row id.")]
-"""A row id in a path: a positive 32-bit integer (PostgreSQL ``integer``)."""
+ID_MAX = 2**31 - 1  # row ids are PostgreSQL ``integer``
+RowId = Annotated[int, Path(ge=1, le=ID_MAX, description="Row id.")]
+"""A row id in a path: a positive 32-bit integer."""
+RefId = Annotated[int, Field(ge=1, le=ID_MAX)]
+"""A row id in a request body or query (a reference to another row)."""
 
 
 class Page(BaseModel, Generic[T]):
@@ -33,7 +36,7 @@ class PageParams:
 
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=ID_MAX, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -147,7 +147,9 @@ def _slow_reason(ts: Any, value: Any, data_type: DataType, lo: int, hi: int) -> 
     if ts > hi:
         return "timestamp too far in the future"
     if data_type is DataType.string:
-        return None if isinstance(value, str) else f"{data_type.value} tag got {type(value).__name__}"
+        if not isinstance(value, str):
+            return f"{data_type.value} tag got {type(value).__name__}"
+        return "text contains the NUL character" if "\x00" in value else None
     if isinstance(value, str) or value is None or not isinstance(value, int | float):
         return f"{data_type.value} tag got {type(value).__name__}"
     if isinstance(value, float) and not math.isfinite(value):

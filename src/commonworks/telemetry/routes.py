@@ -14,7 +14,7 @@ from commonworks.connect.protocol import INGEST_PATH
 from commonworks.core.auth.deps import AppSettings, Caller, DbSession, Manager, get_in_tenant, tenant_scoped
 from commonworks.core.crud import crud_router
 from commonworks.core.errors import AppError, Invalid
-from commonworks.core.params import Page, PageQuery, RowId, paginate
+from commonworks.core.params import ID_MAX, Page, PageQuery, RefId, RowId, paginate
 from commonworks.telemetry import service
 from commonworks.telemetry.models import Gateway, RetentionPolicy
 from commonworks.telemetry.schemas import (
@@ -118,6 +118,8 @@ def latest(machine_id: RowId, session: DbSession, caller: Caller) -> list[Latest
 
 def _ms(value: datetime | int, name: str) -> int:
     if isinstance(value, int):
+        if not 0 <= value <= 253_402_300_799_999:  # up to the end of year 9999
+            raise Invalid(f"{name} must be epoch milliseconds between 1970 and 9999", field=name)
         return value
     if value.tzinfo is None:
         raise Invalid(f"{name} needs a time zone offset (e.g. 2026-11-27T08:00:00+08:00)", field=name)
@@ -141,8 +143,8 @@ def tag_series(tag_id: RowId, session: DbSession, caller: Caller,
           responses={200: {"content": {"text/csv": {}}}})
 def export_csv(request: Request, session: DbSession, caller: Caller,
                start: Annotated[TimeParam, Query()], end: Annotated[TimeParam, Query()],
-               tag_id: Annotated[list[int] | None, Query(description="Tags to export")] = None,
-               machine_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> StreamingResponse:
+               tag_id: Annotated[list[RefId] | None, Query(description="Tags to export")] = None,
+               machine_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None) -> StreamingResponse:
     lo, hi = _ms(start, "start"), _ms(end, "end")
     if hi <= lo:
         raise Invalid("end must be after start", field="end")

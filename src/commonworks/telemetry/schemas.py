@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from commonworks.core.params import RefId
+from commonworks.core.schemas import Input
 from commonworks.telemetry.models import DataType, MachineType
 from commonworks.telemetry.units import check_unit
 
@@ -40,8 +42,7 @@ MachineKey = Annotated[str, Field(min_length=1, max_length=64, pattern=KEY_PATTE
 TagKey = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY_PATTERN, examples=["cnc-01.spindle_speed"])]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_In = Input
 
 
 class _Out(BaseModel):
@@ -71,12 +72,12 @@ class SiteOut(_Out):
 
 
 class LineCreate(_In):
-    site_id: int = Field(ge=1)
+    site_id: RefId
     name: Name
 
 
 class LineUpdate(_In):
-    site_id: int | None = Field(default=None, ge=1)
+    site_id: RefId | None = None
     name: Name | None = None
 
 
@@ -86,7 +87,7 @@ class LineOut(_Out):
 
 
 class MachineCreate(_In):
-    line_id: int = Field(ge=1)
+    line_id: RefId
     key: MachineKey
     name: Name
     machine_type: MachineType
@@ -98,7 +99,7 @@ class MachineCreate(_In):
 
 
 class MachineUpdate(_In):
-    line_id: int | None = Field(default=None, ge=1)
+    line_id: RefId | None = None
     key: MachineKey | None = None
     name: Name | None = None
     machine_type: MachineType | None = None
@@ -126,7 +127,7 @@ class TagCreate(_In):
     name: Name
     unit: Unit
     data_type: DataType = DataType.float
-    machine_id: int | None = Field(default=None, ge=1)
+    machine_id: RefId | None = None
     source: str | None = Field(default=None, max_length=300,
                                description="Where the gateway reads it: node id, register…")
     description: str | None = Field(default=None, max_length=500)
@@ -135,7 +136,7 @@ class TagCreate(_In):
 class TagUpdate(_In):
     name: Name | None = None
     unit: Unit | None = None
-    machine_id: int | None = Field(default=None, ge=1)
+    machine_id: RefId | None = None
     source: str | None = Field(default=None, max_length=300)
     description: str | None = Field(default=None, max_length=500)
 

@@ -160,7 +160,9 @@ def _keys_of(doc: dict[str, Any]) -> set[str]:
     for part in ("series", "stale"):
         entries = doc.get(part)
         if isinstance(entries, list):
-            keys.update(e["tag"] for e in entries if isinstance(e, dict) and isinstance(e.get("tag"), str))
+            # a key with NUL cannot exist (and cannot be a query parameter on PostgreSQL)
+            keys.update(e["tag"] for e in entries
+                        if isinstance(e, dict) and isinstance(e.get("tag"), str) and "\x00" not in e["tag"])
     return keys
 
 
@@ -215,8 +217,12 @@ def ingest(session: Session, gateway: Gateway, docs: list[dict[str, Any]], *,
 
 
 def _dead_letters(gateway: Gateway, prep: ingest_mod.Prepared) -> list[dict[str, Any]]:
-    rows = [{"org_id": gateway.org_id, "gateway_id": gateway.id, "batch_id": prep.batch_id, "tag": r.tag[:200],
-             "ts": r.ts, "value": None if r.value is None else str(r.value)[:1000], "reason": r.reason,
+    def printable(text: str, limit: int) -> str:  # what a device sent, storable anywhere (no NUL)
+        return text.replace("\x00", "\\x00")[:limit]
+
+    rows = [{"org_id": gateway.org_id, "gateway_id": gateway.id, "batch_id": printable(prep.batch_id, 200),
+             "tag": printable(r.tag, 200), "ts": r.ts,
+             "value": None if r.value is None else printable(str(r.value), 1000), "reason": r.reason,
              "received_at": utcnow()} for r in prep.refused]
     extra = prep.refused_count - len(prep.refused)
     if extra:

@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from commonworks.core.auth.models import Role
 from commonworks.core.i18n import Language
+from commonworks.core.schemas import Input
 
 
-class LoginIn(BaseModel):
+class LoginIn(Input):
     email: EmailStr
     password: str = Field(min_length=1, max_length=200)
 
@@ -21,9 +22,7 @@ class AccessToken(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserCreate(Input):
     email: EmailStr
     display_name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=8, max_length=200)
@@ -31,9 +30,7 @@ class UserCreate(BaseModel):
     language: Language = "zh_CN"
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserUpdate(Input):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     password: str | None = Field(default=None, min_length=8, max_length=200)
     role: Role | None = None
@@ -54,9 +51,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenCreate(Input):
     name: str = Field(min_length=1, max_length=100)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="Omit for no expiry.")
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, mod
 
 from commonworks.core import codes
 from commonworks.core.orgs.models import OrgKind, SizeClass
+from commonworks.core.schemas import Input
 
 
 def _credit_code(value: str) -> str:
@@ -34,15 +35,13 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 
 
-class OwnerIn(BaseModel):
+class OwnerIn(Input):
     email: EmailStr
     display_name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=8, max_length=200)
 
 
-class OrgCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrgCreate(Input):
     name_zh: NameZh
     name_en: str | None = Field(default=None, max_length=200)
     credit_code: CreditCode
@@ -61,9 +60,7 @@ class OrgCreate(BaseModel):
         return self
 
 
-class OrgUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrgUpdate(Input):
     name_zh: NameZh | None = None
     name_en: str | None = Field(default=None, max_length=200)
     credit_code: CreditCode | None = None
