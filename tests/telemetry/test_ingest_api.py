@@ -227,3 +227,30 @@ def test_retention_removes_old_raw_data_but_keeps_rollups(client, tenants, plant
     assert series(client, tenants.a.viewer, tag, T0, T0 + 2 * MIN, "raw")["points"] == []
     assert len(series(client, tenants.a.viewer, tag, T0, T0 + 2 * MIN, "1m")["points"]) == 2
     assert series(client, tenants.a.viewer, tag, T0, T0 + 2 * MIN, "1m")["points"][0]["count"] == 3
+
+
+def test_concurrent_writers_of_a_new_day_both_succeed(client, tenants, plant, db) -> None:  # type: ignore[no-untyped-def]
+    """Two workers storing the first samples of a day race to create its partition; neither fails."""
+    import threading
+
+    from commonworks.telemetry import storage
+
+    day = T0 + 7 * 86_400_000
+    results: list[object] = []
+
+    def worker(n: int) -> None:
+        storage.forget_partitions()
+        doc = spindle(f"race-{n}", [(day + n * 1000 + i, float(i)) for i in range(500)])
+        try:
+            results.extend(service.ingest_committed(db, plant.gateway_token, [doc]))
+        except Exception as exc:  # pragma: no cover - the failure this test is about
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(getattr(r, "accepted", None) is not None for r in results), results
+    stored = series(client, tenants.a.viewer, plant.tags["spindle_speed"], day, day + MIN, "raw")["points"]
+    assert len(stored) == len({day + n * 1000 + i for n in range(4) for i in range(500)})

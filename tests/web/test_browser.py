@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.web.support import ARTIFACTS, EMAIL, MAX_FAILURES, ORG_EN, ORG_ZH, PASSWORD, Server, wait_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def test_api_errors_stay_json_beside_the_ui(server: Server) -> None:

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.web.support import ARTIFACTS, EMAIL, OTHER_EMAIL, VIEWER_EMAIL, Server, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 SPINDLE = "cnc-01.spindle_speed"
 STATE = "cnc-01.machinery_item_state"

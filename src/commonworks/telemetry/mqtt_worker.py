@@ -159,7 +159,11 @@ async def _consume(db: Database, client: aiomqtt.Client, stop: asyncio.Event, ma
                     if remaining <= 0:
                         break
                     await asyncio.sleep(min(remaining, 0.005))
-            answers = await asyncio.to_thread(process, db, items)
+            try:
+                answers = await asyncio.to_thread(process, db, items)
+            except Exception:  # nothing was committed and nothing is answered: the gateways resend
+                log.exception("could not store %d messages; their gateways will resend them", len(items))
+                continue
             for gateway_key, answer in answers:
                 await client.publish(MQTT_ACK_TOPIC.format(gateway=gateway_key), answer, qos=1)
     finally:

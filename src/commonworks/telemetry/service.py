@@ -260,7 +260,9 @@ def _answers(prepared: list[ingest_mod.Prepared | ingest_mod.BatchError], result
 
 def _retryable(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or ""
-    return isinstance(exc, IntegrityError) or code in ("40001", "40P01") or "database is locked" in str(exc.orig)
+    # unique clash, serialization failure, deadlock, a partition created by another worker meanwhile
+    return (isinstance(exc, IntegrityError) or code in ("40001", "40P01", "42P07")
+            or "database is locked" in str(exc.orig))
 
 
 def ingest_committed(db: Database, token: str | None, docs: list[dict[str, Any]], *, gateway_key: str | None = None,
