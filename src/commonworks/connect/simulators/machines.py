@@ -20,6 +20,7 @@ import itertools
 import math
 import random
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -228,7 +229,7 @@ class _Task:
     seconds: float
 
 
-class _MachineModel:
+class _MachineModel(ABC):
     """Event engine shared by the machine types; subclasses say what a cycle, a lot and a changeover are."""
 
     kind = "machine"
@@ -263,19 +264,22 @@ class _MachineModel:
         self._decide(start, initial=True)
 
     # hooks ------------------------------------------------------------------------------------------------------
+    @abstractmethod
     def _setup_initial(self, t: float) -> None:
-        raise NotImplementedError
+        """Provided by each kind of machine."""
 
+    @abstractmethod
     def _draw_cycle(self) -> float:
-        raise NotImplementedError
+        """Provided by each kind of machine."""
 
+    @abstractmethod
     def _complete_cycle(self, t: float) -> None:
-        raise NotImplementedError
+        """Provided by each kind of machine."""
 
-    def _abort_cycle(self, t: float) -> None:
+    def _abort_cycle(self, t: float) -> None:  # noqa: B027  (an optional hook: doing nothing is right by default)
         """A breakdown ends the running cycle; the part in the machine is lost."""
 
-    def _power(self, t: float, on: bool) -> None:
+    def _power(self, t: float, on: bool) -> None:  # noqa: B027  (an optional hook)
         """Called when the machine is switched on (entering shift hours) or off."""
 
     # draws ------------------------------------------------------------------------------------------------------
@@ -467,7 +471,7 @@ class CncModel(_MachineModel):
             setup = self._rng.lognormvariate(math.log(self.setup_median_s), 0.3)
             self._tasks.append(_Task(Activity.SETUP, min(max(setup, 15 * MINUTE), 90 * MINUTE)))
 
-    def _abort_cycle(self, t: float) -> None:
+    def _abort_cycle(self, t: float) -> None:  # noqa: B027  (an optional hook: doing nothing is right by default)
         self.part_counter += 1  # the half-machined part still counts, as scrap
         self.scrap_counter += 1
 
@@ -576,7 +580,7 @@ class ImmModel(_MachineModel):
         self._heat_t0 = t
         self._heat_on = on
 
-    def _power(self, t: float, on: bool) -> None:
+    def _power(self, t: float, on: bool) -> None:  # noqa: B027  (an optional hook)
         self._reanchor(t, on)
         if on:
             self._tasks.appendleft(_Task(Activity.IDLE, self.warmup_s))
@@ -602,7 +606,7 @@ class ImmModel(_MachineModel):
             setup = self._rng.lognormvariate(math.log(self.setup_median_s), 0.3)
             self._tasks.append(_Task(Activity.SETUP, min(max(setup, 20 * MINUTE), 2 * HOUR)))
 
-    def _abort_cycle(self, t: float) -> None:
+    def _abort_cycle(self, t: float) -> None:  # noqa: B027  (an optional hook: doing nothing is right by default)
         self._purge_left = self.startup_scrap_shots
 
     def advance_to(self, t: float) -> ImmSnapshot:

@@ -57,6 +57,7 @@ import random
 import socket
 import time
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,7 @@ class _MetricSpec:
 
 # ------------------------------------------------------------------------ machine models
 
-class _Machine:
+class _Machine(ABC):
     """running ↔ idle (short stops) and running → down → running (breakdowns), stepped by ``dt`` seconds."""
 
     METRICS: tuple[_MetricSpec, ...] = ()
@@ -124,14 +125,16 @@ class _Machine:
                 self.alarm = 0
         self._analog(dt)
 
+    @abstractmethod
     def _produce(self, dt: float) -> None:
-        raise NotImplementedError
+        """Provided by each kind of machine."""
 
-    def _analog(self, dt: float) -> None:
+    def _analog(self, dt: float) -> None:  # noqa: B027  (an optional hook)
         """Refresh the measured values (noise) for the current state."""
 
+    @abstractmethod
     def values(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Provided by each kind of machine."""
 
 
 class PressBrake(_Machine):
@@ -219,7 +222,7 @@ class LaserCutter(_Machine):
             self._parts_done_on_sheet = 0
             self._new_sheet()
 
-    def _analog(self, dt: float) -> None:
+    def _analog(self, dt: float) -> None:  # noqa: B027  (an optional hook)
         cutting = self.state == "running"
         gauss = self.rng.gauss
         self.power = round(self.RATED_POWER_W * self._power_share + gauss(0, 25), 1) if cutting else 0.0
