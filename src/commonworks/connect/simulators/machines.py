@@ -471,7 +471,7 @@ class CncModel(_MachineModel):
             setup = self._rng.lognormvariate(math.log(self.setup_median_s), 0.3)
             self._tasks.append(_Task(Activity.SETUP, min(max(setup, 15 * MINUTE), 90 * MINUTE)))
 
-    def _abort_cycle(self, t: float) -> None:  # noqa: B027  (an optional hook: doing nothing is right by default)
+    def _abort_cycle(self, t: float) -> None:
         self.part_counter += 1  # the half-machined part still counts, as scrap
         self.scrap_counter += 1
 
@@ -580,7 +580,7 @@ class ImmModel(_MachineModel):
         self._heat_t0 = t
         self._heat_on = on
 
-    def _power(self, t: float, on: bool) -> None:  # noqa: B027  (an optional hook)
+    def _power(self, t: float, on: bool) -> None:
         self._reanchor(t, on)
         if on:
             self._tasks.appendleft(_Task(Activity.IDLE, self.warmup_s))
@@ -606,7 +606,7 @@ class ImmModel(_MachineModel):
             setup = self._rng.lognormvariate(math.log(self.setup_median_s), 0.3)
             self._tasks.append(_Task(Activity.SETUP, min(max(setup, 20 * MINUTE), 2 * HOUR)))
 
-    def _abort_cycle(self, t: float) -> None:  # noqa: B027  (an optional hook: doing nothing is right by default)
+    def _abort_cycle(self, t: float) -> None:
         self._purge_left = self.startup_scrap_shots
 
     def advance_to(self, t: float) -> ImmSnapshot:

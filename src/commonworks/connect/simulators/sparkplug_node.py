@@ -222,7 +222,7 @@ class LaserCutter(_Machine):
             self._parts_done_on_sheet = 0
             self._new_sheet()
 
-    def _analog(self, dt: float) -> None:  # noqa: B027  (an optional hook)
+    def _analog(self, dt: float) -> None:
         cutting = self.state == "running"
         gauss = self.rng.gauss
         self.power = round(self.RATED_POWER_W * self._power_share + gauss(0, 25), 1) if cutting else 0.0
