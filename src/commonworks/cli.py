@@ -10,22 +10,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import inspect, select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from commonworks.connect.cli import gateway_app
-from commonworks.core.auth.models import Role
-from commonworks.core.database import Database
-from commonworks.core.errors import AppError
-from commonworks.core.orgs.models import Organization, OrgKind, SizeClass
+from commonworks.core.kinds import OrgKind, Role, SizeClass
 from commonworks.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the server stack is imported inside the commands that use it, so that
+    # `commonworks gateway` on a factory PC stays small
+    from sqlalchemy.orm import Session
+
+    from commonworks.core.database import Database
 
 app = typer.Typer(help="Commonworks — open industrial internet platform (工业互联网平台).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -57,6 +57,9 @@ def _settings() -> Settings:
 
 
 def _upgrade(settings: Settings) -> Database:
+    from sqlalchemy.exc import OperationalError
+
+    from commonworks.core.database import Database
     from commonworks.core.migrate import upgrade
 
     db = Database(settings.sqlalchemy_url)
@@ -70,6 +73,8 @@ def _upgrade(settings: Settings) -> Database:
 @contextmanager
 def _user_errors(db: Database) -> Iterator[Session]:
     """A transaction whose validation and domain errors become one-line messages."""
+    from commonworks.core.errors import AppError
+
     try:
         with db.transaction() as session:
             yield session
@@ -83,6 +88,11 @@ def _user_errors(db: Database) -> Iterator[Session]:
 
 
 def _open(settings: Settings) -> Database:
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError
+
+    from commonworks.core.database import Database
+
     db = Database(settings.sqlalchemy_url)
     try:
         tables = inspect(db.engine).get_table_names()
@@ -146,8 +156,11 @@ def user_create(
     password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
 ) -> None:
     """Add a user to an organization."""
+    from sqlalchemy import select
+
     from commonworks.core.auth import service
     from commonworks.core.auth.schemas import UserCreate
+    from commonworks.core.orgs.models import Organization
 
     db = _open(_settings())
     if password is None:

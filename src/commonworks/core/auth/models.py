@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from commonworks.core.database import Base, Timestamped, UTCDateTime, utcnow
+from commonworks.core.kinds import Role
 from commonworks.core.orgs.models import Organization, _enum
-
-
-class Role(enum.StrEnum):
-    owner = "owner"
-    admin = "admin"
-    engineer = "engineer"
-    viewer = "viewer"
-
 
 MANAGERS = frozenset({Role.owner, Role.admin})
 

@@ -8,22 +8,7 @@ from sqlalchemy import Boolean, Enum, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from commonworks.core.database import Base, Timestamped
-
-
-class OrgKind(enum.StrEnum):
-    manufacturer = "manufacturer"
-    service_provider = "service_provider"
-    platform_operator = "platform_operator"
-    government = "government"
-
-
-class SizeClass(enum.StrEnum):
-    """Enterprise size per the national classification (大/中/小/微)."""
-
-    large = "large"
-    medium = "medium"
-    small = "small"
-    micro = "micro"
+from commonworks.core.kinds import OrgKind, SizeClass
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
