@@ -22,6 +22,13 @@ Emit = Callable[[Sequence[Sample]], None]
 """Hands samples to the gateway; non-blocking, called from the gateway's event loop."""
 
 
+async def cancel_all(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancel tasks and wait until they have ended, whatever they raised."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from commonworks.connect.base import Backoff, Connector, now_ms
+from commonworks.connect.base import Backoff, Connector, cancel_all, now_ms
 from commonworks.connect.buffer import SampleBuffer
 from commonworks.connect.config import ConfigError, GatewayConfig, load_protocol
 from commonworks.connect.protocol import encode_batch
@@ -303,7 +303,7 @@ class Gateway:
                 if failure is not None:
                     # Start again from the oldest unacked sample after a pause; what is still in flight
                     # is abandoned (a late commit of it makes a harmless duplicate on resend).
-                    await _cancel_all([*in_flight, *([prefetch] if prefetch else [])])
+                    await cancel_all([*in_flight, *([prefetch] if prefetch else [])])
                     in_flight.clear()
                     prefetch = None
                     last_sent = None
@@ -312,7 +312,7 @@ class Gateway:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(stop.wait(), timeout=backoff.next_delay())
         finally:
-            await _cancel_all([*in_flight, *([prefetch] if prefetch else [])])
+            await cancel_all([*in_flight, *([prefetch] if prefetch else [])])
 
     def _note_outage(self, failure: Exception) -> None:
         self.stats.last_error = str(failure)
@@ -428,12 +428,6 @@ class Gateway:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-
-
-async def _cancel_all(futures: list[asyncio.Future[Any]]) -> None:
-    for future in futures:
-        future.cancel()
-    await asyncio.gather(*futures, return_exceptions=True)
 
 
 async def run_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:

@@ -15,21 +15,19 @@ id per device entry (add a device entry per unit).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from commonworks.connect.base import Connector, Emit, now_ms
-from commonworks.connect.samples import Sample, Value
+from commonworks.connect.base import Connector, Emit, cancel_all, now_ms
+from commonworks.connect.samples import Sample, TagKey, Value
 
-TagKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
 Kind = Literal["holding", "input", "coil", "discrete"]
 DataType = Literal["int16", "uint16", "int32", "uint32", "float32", "bool"]
 Order = Literal["big", "little"]
@@ -330,11 +328,7 @@ class ModbusConnector(Connector):
                 if task is not stopper and (exc := task.exception()) is not None:
                     raise exc
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_all(tasks)
             client.close()
 
     async def _poll(self, client: AsyncModbusTcpClient, poller: BlockPoller) -> None:

@@ -56,10 +56,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from commonworks.connect.base import Connector, Emit, now_ms
-from commonworks.connect.samples import Sample, Value
+from commonworks.connect.samples import MAX_TAG_KEY_LENGTH, TAG_KEY_RE, Sample, Value
 
-TAG_KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
-MAX_TAG_KEY_LENGTH = 100
 _NOT_TAG_CHARS = re.compile(r"[^a-z0-9_.-]+")
 
 
@@ -71,7 +69,7 @@ def normalize_tag_key(raw: str) -> str | None:
     map such names explicitly).
     """
     key = _NOT_TAG_CHARS.sub("_", raw.lower()).strip("_.-")
-    if not key or len(key) > MAX_TAG_KEY_LENGTH or not TAG_KEY_PATTERN.match(key):
+    if not key or len(key) > MAX_TAG_KEY_LENGTH or not TAG_KEY_RE.match(key):
         return None
     return key
 

@@ -27,21 +27,17 @@ import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import yaml
 from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent, Subscription
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from commonworks.connect.base import Connector, Emit, now_ms
-from commonworks.connect.samples import Sample, Value
+from commonworks.connect.base import Connector, Emit, cancel_all, now_ms
+from commonworks.connect.samples import MAX_TAG_KEY_LENGTH, TAG_KEY_RE, Sample, TagKey, Value
 
-KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
-TagKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=100)]
-MAX_KEY_LENGTH = 100
-_KEY_RE = re.compile(KEY_PATTERN)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _MAX_PER_PUBLISH = 10_000
@@ -232,11 +228,7 @@ class OpcUaConnector(Connector):
                 # Nothing happened for a while: ask the server for its clock to prove it is still there.
                 await asyncio.wait_for(current_time.read_value(), timeout=cfg.timeout_s)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_all(tasks)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), timeout=cfg.timeout_s)
 
@@ -368,12 +360,12 @@ def _key_part(name: str) -> str:
 
 def _tag_key(prefix: str, path: Sequence[str], seen: set[str]) -> str:
     key = ".".join([p for p in (prefix.strip(".").lower(), *(_key_part(n) for n in path)) if p]).lstrip("-_.")
-    if len(key) > MAX_KEY_LENGTH:  # keep it unique and valid: cut, then a checksum of the full path
-        key = f"{key[:MAX_KEY_LENGTH - 9].rstrip('.')}-{zlib.crc32(key.encode()):08x}"
+    if len(key) > MAX_TAG_KEY_LENGTH:  # keep it unique and valid: cut, then a checksum of the full path
+        key = f"{key[:MAX_TAG_KEY_LENGTH - 9].rstrip('.')}-{zlib.crc32(key.encode()):08x}"
     base, n = key, 2
-    while key in seen or not _KEY_RE.match(key):
+    while key in seen or not TAG_KEY_RE.match(key):
         suffix = f"_{n}"
-        key = base[:MAX_KEY_LENGTH - len(suffix)] + suffix
+        key = base[:MAX_TAG_KEY_LENGTH - len(suffix)] + suffix
         n += 1
         if n > 10_000:
             raise ValueError(f"cannot derive a valid tag key from {'/'.join(path)!r}")

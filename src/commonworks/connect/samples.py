@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 Value = float | int | bool | str
+
+TAG_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+MAX_TAG_KEY_LENGTH = 100
+TAG_KEY_RE = re.compile(TAG_KEY_PATTERN)
+TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN, max_length=MAX_TAG_KEY_LENGTH)]
+"""A platform tag key, e.g. ``cnc-01.spindle_speed`` (the platform checks the same rule)."""
 
 
 @dataclass(slots=True, frozen=True)
