@@ -26,7 +26,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import orjson
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+
+from commonworks.core.database import make_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -65,7 +67,7 @@ def raw_baseline(url: str, batches: list[dict]) -> float:
         for i, s in enumerate(batch["series"]):
             rows.extend(zip([i + 1] * len(s["ts"]), s["ts"], s["v"], strict=True))
         rows_per_batch.append(rows)
-    engine = create_engine(url)
+    engine = make_engine(url)  # the platform's own connection settings (SQLite: WAL, synchronous, checkpoints)
     postgres = engine.dialect.name == "postgresql"
     value_type, suffix = ("DOUBLE PRECISION", "") if postgres else ("REAL", " WITHOUT ROWID")
     with engine.begin() as conn:

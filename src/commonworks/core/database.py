@@ -7,6 +7,7 @@ default behaves under concurrent readers; PostgreSQL is used as it comes. The re
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -64,6 +65,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint every ~40 MB of WAL instead of 4 MB: ingest rewrites the same hot pages (the
+    # newest leaf of every tag) batch after batch, and a larger WAL copies each back once per
+    # checkpoint — ingest into SQLite measured about a fifth faster. The file is cut back after.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 
@@ -85,6 +91,22 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._writer = threading.Lock()
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold while writing a hot path's transaction (ingest) on SQLite.
+
+        SQLite has one writer at a time; a thread that finds the database locked sleeps in
+        SQLite's busy handler for up to 100 ms per try, while a thread waiting on this lock
+        starts the moment the previous writer commits. PostgreSQL needs no such thing.
+        """
+        if not self.is_sqlite:
+            yield
+            return
+        with self._writer:
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -7,6 +7,7 @@ import io
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,57 +167,90 @@ def _keys_of(doc: dict[str, Any]) -> set[str]:
     return keys
 
 
-def ingest(session: Session, gateway: Gateway, docs: list[dict[str, Any]], *,
-           now_ms: int) -> list[IngestAck | ingest_mod.BatchError]:
-    """Validate and store batches of one gateway in one write; refused samples become dead letters.
+@dataclass(frozen=True)
+class _Sender:
+    """The authenticated gateway, as plain values (valid across the two transactions of an ingest)."""
 
-    Several batches (an MQTT worker's micro-batch) share one tag lookup, one storage write
-    and one commit; each still gets its own answer. An unreadable batch gets a BatchError
-    and does not stop the others.
+    id: int
+    org_id: int
+    key: str
+    allow_create_tags: bool
+
+
+@dataclass
+class _Plan:
+    sender: _Sender
+    prepared: list[ingest_mod.Prepared | ingest_mod.BatchError]
+    created: list[str]
+
+
+def _authenticate(session: Session, token: str | None, gateway_key: str | None) -> _Sender:
+    gateway = gateway_for_token(session, token)
+    if gateway_key is not None and gateway.key != gateway_key:
+        raise Unauthorized(f"this credential belongs to gateway {gateway.key}, not {gateway_key}")
+    return _Sender(gateway.id, gateway.org_id, gateway.key, gateway.allow_create_tags)
+
+
+def _plan(session: Session, sender: _Sender, docs: list[dict[str, Any]], *, now_ms: int,
+          may_create: bool) -> _Plan | None:
+    """Validate batches of one gateway against its tenant's tags (pure reads unless tags are created).
+
+    Returns None when the batches name tags the gateway may create but ``may_create`` is off:
+    the caller plans again inside its write transaction.
     """
     keys: set[str] = set()
     for doc in docs:
         keys |= _keys_of(doc)
-    tags = _tag_map(session, gateway.org_id, keys)
+    tags = _tag_map(session, sender.org_id, keys)
     created: list[str] = []
-    if gateway.allow_create_tags:
+    if sender.allow_create_tags:
+        wanted: dict[str, DataType] = {}
         for doc in docs:
             for key, data_type in ingest_mod.unknown_tags(doc, set(tags)).items():
-                if data_type is None or not _KEY.match(key):
-                    continue
-                tag = Tag(org_id=gateway.org_id, key=key, name=key, unit="1", data_type=data_type,
-                          auto_created=True, source=f"gateway {gateway.key}")
-                session.add(tag)
-                session.flush()
-                tags[key] = (tag.id, data_type)
-                created.append(key)
+                if data_type is not None and _KEY.match(key):
+                    wanted.setdefault(key, data_type)
+        if wanted and not may_create:
+            return None
+        for key, data_type in wanted.items():
+            tag = Tag(org_id=sender.org_id, key=key, name=key, unit="1", data_type=data_type,
+                      auto_created=True, source=f"gateway {sender.key}")
+            session.add(tag)
+            session.flush()
+            tags[key] = (tag.id, data_type)
+            created.append(key)
     prepared: list[ingest_mod.Prepared | ingest_mod.BatchError] = []
     for doc in docs:
         try:
             prepared.append(ingest_mod.prepare(doc, tags, now_ms=now_ms))
         except ingest_mod.BatchError as exc:
             prepared.append(exc)
-    good = [p for p in prepared if isinstance(p, ingest_mod.Prepared)]
+    return _Plan(sender, prepared, created)
+
+
+def _store(session: Session, plan: _Plan) -> list[IngestAck | ingest_mod.BatchError]:
+    """Write a planned ingest: samples and rollups, stale markers, dead letters, the gateway's counters."""
+    sender = plan.sender
+    good = [p for p in plan.prepared if isinstance(p, ingest_mod.Prepared)]
     result = storage.write(session, [c for p in good for c in p.columns])
     stale: dict[int, int] = {}
     letters: list[dict[str, Any]] = []
     for prep in good:
         for tag_id, ts in prep.stale:
             stale[tag_id] = max(ts, stale.get(tag_id, ts))
-        letters.extend(_dead_letters(gateway, prep))
+        letters.extend(_dead_letters(sender, prep))
     for tag_id, ts in stale.items():
         session.execute(update(Tag).where(Tag.id == tag_id, (Tag.stale_since_ms.is_(None)) | (Tag.stale_since_ms < ts))
                         .values(stale_since_ms=ts))
     if letters:
         session.execute(DeadLetter.__table__.insert(), letters)
-    session.execute(update(Gateway).where(Gateway.id == gateway.id).values(
+    session.execute(update(Gateway).where(Gateway.id == sender.id).values(
         samples_accepted=Gateway.samples_accepted + result.inserted,
         samples_rejected=Gateway.samples_rejected + sum(p.refused_count for p in good),
         last_seen_at=utcnow()))
-    return _answers(prepared, result, created)
+    return _answers(plan.prepared, result, plan.created)
 
 
-def _dead_letters(gateway: Gateway, prep: ingest_mod.Prepared) -> list[dict[str, Any]]:
+def _dead_letters(gateway: _Sender, prep: ingest_mod.Prepared) -> list[dict[str, Any]]:
     def printable(text: str, limit: int) -> str:  # what a device sent, storable anywhere (no NUL)
         return text.replace("\x00", "\\x00")[:limit]
 
@@ -274,11 +308,18 @@ def ingest_committed(db: Database, token: str | None, docs: list[dict[str, Any]]
     """
     for attempt in range(attempts):
         try:
+            now_ms = time.time_ns() // 1_000_000
+            # Validation reads only, outside the writer lock: on SQLite the next batch is checked
+            # while the previous one is being written.
             with db.transaction() as session:
-                gateway = gateway_for_token(session, token)
-                if gateway_key is not None and gateway.key != gateway_key:
-                    raise Unauthorized(f"this credential belongs to gateway {gateway.key}, not {gateway_key}")
-                return ingest(session, gateway, docs, now_ms=time.time_ns() // 1_000_000)
+                plan = _plan(session, _authenticate(session, token, gateway_key), docs, now_ms=now_ms,
+                             may_create=False)
+            with db.writer(), db.transaction() as session:
+                if plan is None:  # it names tags to create: plan again, creating them, in this transaction
+                    plan = _plan(session, _authenticate(session, token, gateway_key), docs, now_ms=now_ms,
+                                 may_create=True)
+                    assert plan is not None
+                return _store(session, plan)
         except DBAPIError as exc:
             storage.forget_partitions()
             if attempt == attempts - 1 or not _retryable(exc):

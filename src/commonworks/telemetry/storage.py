@@ -12,9 +12,9 @@ partitioned by day; partitions are created on demand and dropped by retention.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 from sqlalchemy import text
@@ -54,19 +54,26 @@ def _merge_clause(table: str) -> str:
     )
 
 
+_UPSERT_SQLITE = "INSERT INTO {table} " + _ROLLUP_COLUMNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+# PostgreSQL: the whole set in one statement from eight arrays (one round trip instead of one per bucket).
+_UPSERT_POSTGRES = ("INSERT INTO {table} " + _ROLLUP_COLUMNS + " SELECT * FROM unnest(%s::int4[], %s::int8[], "
+                    "%s::int4[], %s::float8[], %s::float8[], %s::float8[], %s::int8[], %s::float8[]) ")
+
+
 def _upsert_sql(table: str, *, postgres: bool) -> str:
-    names = ("tag_id", "bucket", "count", "sum", "min", "max", "last_ts", "last_value")
-    marks = ", ".join(f"%({n})s" if postgres else f":{n}" for n in names)
-    return f"INSERT INTO {table} {_ROLLUP_COLUMNS} VALUES ({marks}) " + _merge_clause(table)
+    return (_UPSERT_POSTGRES if postgres else _UPSERT_SQLITE).format(table=table) + _merge_clause(table)
 
 
-def aggregate(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray, width: int) -> list[dict[str, float | int]]:
-    """Rollup rows for samples sorted by (tag, ts): per tag and bucket of ``width`` ms
-    the count, sum, min, max and the last value — vectorised over all tags at once.
+RollupColumns = tuple[list[int], list[int], list[int], list[float], list[float], list[float], list[int], list[float]]
 
-    >>> rows = aggregate(np.array([7, 7, 7]), np.array([0, 30_000, 60_000]), np.array([1.0, 3.0, 5.0]), MINUTE_MS)
-    >>> [(r['bucket'], r['count'], r['sum'], r['min'], r['max'], r['last_value']) for r in rows]
-    [(0, 2, 4.0, 1.0, 3.0, 3.0), (60000, 1, 5.0, 5.0, 5.0, 5.0)]
+
+def aggregate(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray, width: int) -> RollupColumns:
+    """Rollup columns (tag_id, bucket, count, sum, min, max, last_ts, last_value) for samples
+    sorted by (tag, ts): one row per tag and bucket of ``width`` ms — vectorised over all tags at once.
+
+    >>> cols = aggregate(np.array([7, 7, 7]), np.array([0, 30_000, 60_000]), np.array([1.0, 3.0, 5.0]), MINUTE_MS)
+    >>> list(zip(*cols))
+    [(7, 0, 2, 4.0, 1.0, 3.0, 30000, 3.0), (7, 60000, 1, 5.0, 5.0, 5.0, 60000, 5.0)]
     """
     buckets = ts - ts % width
     change = np.empty(len(ts), dtype=bool)
@@ -75,14 +82,9 @@ def aggregate(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray, width: in
     change[1:] |= tag_ids[1:] != tag_ids[:-1]
     starts = np.flatnonzero(change)
     ends = np.append(starts[1:], len(ts)) - 1
-    counts = ends - starts + 1
-    sums = np.add.reduceat(values, starts)
-    mins = np.minimum.reduceat(values, starts)
-    maxs = np.maximum.reduceat(values, starts)
-    keys = ("tag_id", "bucket", "count", "sum", "min", "max", "last_ts", "last_value")
-    return [dict(zip(keys, row, strict=True)) for row in zip(
-        tag_ids[starts].tolist(), buckets[starts].tolist(), counts.tolist(), sums.tolist(), mins.tolist(),
-        maxs.tolist(), ts[ends].tolist(), values[ends].tolist(), strict=True)]
+    return (tag_ids[starts].tolist(), buckets[starts].tolist(), (ends - starts + 1).tolist(),
+            np.add.reduceat(values, starts).tolist(), np.minimum.reduceat(values, starts).tolist(),
+            np.maximum.reduceat(values, starts).tolist(), ts[ends].tolist(), values[ends].tolist())
 
 
 def _concat(columns: Sequence[Column]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,7 +128,6 @@ def write(session: Session, columns: Sequence[Column]) -> WriteResult:
         keep = np.fromiter(((t, x) not in existing for t, x in zip(tag_ids.tolist(), ts.tolist(), strict=True)),
                            dtype=bool, count=len(ts))
         tag_ids, ts, values = tag_ids[keep], ts[keep], values[keep]
-    numeric_rows = zip(tag_ids.tolist(), ts.tolist(), values.tolist(), repeat(None))
     seen = set(existing)
     text_rows = []
     for c in columns:
@@ -139,19 +140,79 @@ def write(session: Session, columns: Sequence[Column]) -> WriteResult:
         # A concurrent writer of the same (tag, ts) makes COPY fail on the primary key; the
         # caller retries the whole transaction, which then sees those rows as existing.
         with cur.copy("COPY samples (tag_id, ts, value, text) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int4", "int8", "float8", "text"])
-            for row in numeric_rows:
-                copy.write_row(row)
-            for row in text_rows:
-                copy.write_row(row)
+            copy.write(copy_buffer(tag_ids, ts, values, text_rows))
     else:
-        cur.executemany("INSERT INTO samples (tag_id, ts, value, text) VALUES (?, ?, ?, ?)", numeric_rows)
+        _sqlite_insert_numeric(cur, tag_ids, ts, values)
         cur.executemany("INSERT INTO samples (tag_id, ts, value, text) VALUES (?, ?, ?, ?)", text_rows)
     if len(ts):
         for table, width in (("rollups_1m", MINUTE_MS), ("rollups_1h", HOUR_MS)):
-            rows = aggregate(tag_ids, ts, values, width)
-            cur.executemany(_upsert_sql(table, postgres=postgres), rows)
+            cols = aggregate(tag_ids, ts, values, width)
+            if postgres:
+                cur.execute(_upsert_sql(table, postgres=True), cols)
+            else:
+                cur.executemany(_upsert_sql(table, postgres=False), zip(*cols, strict=True))
     return WriteResult(inserted, total - inserted, frozenset(existing), overlapped=total - inserted > len(existing))
+
+
+_ROWS_PER_INSERT = 200  # 600 parameters: below SQLite's historic limit of 999
+_INSERT_ONE = "INSERT INTO samples (tag_id, ts, value) VALUES (?, ?, ?)"
+_INSERT_MANY = "INSERT INTO samples (tag_id, ts, value) VALUES " + ", ".join(["(?, ?, ?)"] * _ROWS_PER_INSERT)
+
+
+def _sqlite_insert_numeric(cur, tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    """Insert numeric samples with statements of 200 rows each (the rest one by one).
+
+    Per row, ``executemany`` spends about as long in Python (next tuple, bind, step, reset)
+    as SQLite spends in the B-tree; binding 600 parameters per step measured 1.5–1.7× faster.
+    The text column is left out (NULL by default): binding it per row cost a further third.
+    """
+    n = len(ts)
+    flat: list[int | float | None] = [None] * (3 * n)
+    flat[0::3] = tag_ids.tolist()
+    flat[1::3] = ts.tolist()
+    flat[2::3] = values.tolist()
+    width = 3 * _ROWS_PER_INSERT
+    whole = n - n % _ROWS_PER_INSERT
+    if whole:
+        cur.executemany(_INSERT_MANY, (flat[i:i + width] for i in range(0, 3 * whole, width)))
+    if whole < n:
+        cur.executemany(_INSERT_ONE, (flat[i:i + 3] for i in range(3 * whole, 3 * n, 3)))
+
+
+# PostgreSQL's binary COPY stream: signature, then per row a field count and each field as
+# (byte length, big-endian value) with length -1 for NULL, then the trailer.
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_TRAILER = struct.pack("!h", -1)
+_NUMERIC_ROW = np.dtype([("fields", ">i2"), ("tag_len", ">i4"), ("tag", ">i4"), ("ts_len", ">i4"), ("ts", ">i8"),
+                         ("value_len", ">i4"), ("value", ">f8"), ("text_len", ">i4")])
+
+
+def copy_buffer(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray,
+                text_rows: Sequence[tuple[int, int, None, str]]) -> bytes:
+    """The whole ``COPY samples (tag_id, ts, value, text) FROM STDIN (FORMAT BINARY)`` stream.
+
+    Numeric rows are laid out by numpy in one go (psycopg's ``write_row`` costs about a
+    microsecond per row in Python, which was most of the ingest time); text rows, rare, by struct.
+
+    >>> buf = copy_buffer(np.array([7]), np.array([1_000]), np.array([2.5]), [(7, 2_000, None, "é")])
+    >>> len(buf) == len(_COPY_SIGNATURE) + 38 + (2 + 8 + 12 + 4 + 6) + 2
+    True
+    """
+    rows = np.empty(len(ts), dtype=_NUMERIC_ROW)
+    rows["fields"] = 4
+    rows["tag_len"] = 4
+    rows["tag"] = tag_ids
+    rows["ts_len"] = 8
+    rows["ts"] = ts
+    rows["value_len"] = 8
+    rows["value"] = values
+    rows["text_len"] = -1
+    parts = [_COPY_SIGNATURE, rows.tobytes()]
+    for tag_id, t, _, x in text_rows:
+        data = x.encode()
+        parts.append(struct.pack(f"!hiiiqii{len(data)}s", 4, 4, tag_id, 8, t, -1, len(data), data))
+    parts.append(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 def _existing(cur, tag_ids: Sequence[int], lo: int, hi: int, *, postgres: bool) -> set[tuple[int, int]]:  # type: ignore[no-untyped-def]
