@@ -57,16 +57,33 @@ async def _retention_loop(db: Database, settings: Settings) -> None:
             log.exception("retention run failed")
 
 
+async def _states_loop(db: Database, settings: Settings) -> None:
+    """Bring machine states up to date (recomputes from stored samples, so a second server doing it is harmless)."""
+    from commonworks.operations.derive import refresh_states
+
+    def once() -> None:
+        with db.transaction() as session:
+            refresh_states(session, now_ms=time.time_ns() // 1_000_000)
+
+    while True:
+        await asyncio.sleep(settings.states_interval_s)
+        try:
+            await asyncio.to_thread(once)
+        except Exception:  # e.g. two servers wrote the same interval at once: the next round redoes it
+            log.exception("machine states update failed")
+
+
 def create_app(settings: Settings | None = None, *, ui: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.sqlalchemy_url)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
-        upkeep = asyncio.create_task(_retention_loop(db, settings)) if settings.retention_interval_s else None
+        upkeep = [asyncio.create_task(loop(db, settings)) for loop, interval in (
+            (_retention_loop, settings.retention_interval_s), (_states_loop, settings.states_interval_s)) if interval]
         yield
-        if upkeep:
-            upkeep.cancel()
+        for task in upkeep:
+            task.cancel()
         db.dispose()
 
     app = FastAPI(

@@ -23,7 +23,11 @@ from commonworks.core.auth.schemas import UserCreate
 from commonworks.core.orgs import service as org_service
 from commonworks.core.orgs.models import Organization, OrgKind, SizeClass
 from commonworks.core.orgs.schemas import OrgCreate
+from commonworks.operations.models import StateRuleRow
 from commonworks.telemetry.models import DataType, Gateway, Line, Machine, MachineType, Site, Tag
+
+SIMULATED_ACTIVITY = {"producing": "producing", "idle": "idle", "setup": "setup", "down": "down_unplanned",
+                      "off": "idle"}
 
 DEMO_PASSWORD = "commonworks-demo"
 
@@ -217,6 +221,12 @@ def seed_factories(session: Session, directory: Path, platform_url: str) -> list
                                   manufacturer=m.manufacturer, model=m.model, ideal_cycle_times=m.cycle_times)
                 session.add(machine)
                 session.flush()
+            if m.simulator == "cnc_opcua" and session.scalar(
+                    select(StateRuleRow.id).where(StateRuleRow.machine_id == machine.id)) is None:
+                # OPC 40001-1 alone cannot tell a changeover from waiting (both NotExecuting); the simulated
+                # controllers also publish their activity, as many real ones do in a vendor variable.
+                session.add(StateRuleRow(org_id=org.id, machine_id=machine.id, kind="map", state_tag="activity",
+                                         mapping=SIMULATED_ACTIVITY))
             known = set(session.scalars(select(Tag.key).where(Tag.org_id == org.id)))
             for tag in device["tags"]:
                 if tag["key"] in known:

@@ -3,11 +3,13 @@
 from commonworks.core.auth.models import ApiToken, LoginFailure, User
 from commonworks.core.database import Base
 from commonworks.core.orgs.models import Organization
+from commonworks.operations.models import DowntimeReason, MachineStateInterval, StateCursor, StateRuleRow
 from commonworks.telemetry.models import (
     DeadLetter,
     Gateway,
     Line,
     Machine,
+    MachineDataMark,
     RetentionPolicy,
     Rollup1h,
     Rollup1m,
@@ -18,5 +20,6 @@ from commonworks.telemetry.models import (
 
 metadata = Base.metadata
 
-__all__ = ["ApiToken", "DeadLetter", "Gateway", "Line", "LoginFailure", "Machine", "Organization", "RetentionPolicy",
-           "Rollup1h", "Rollup1m", "Sample", "Site", "Tag", "User", "metadata"]
+__all__ = ["ApiToken", "DeadLetter", "DowntimeReason", "Gateway", "Line", "LoginFailure", "Machine", "MachineDataMark",
+           "MachineStateInterval", "Organization", "RetentionPolicy", "Rollup1h", "Rollup1m", "Sample", "Site",
+           "StateCursor", "StateRuleRow", "Tag", "User", "metadata"]

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     retention_rollup_1h_days: int = Field(default=3650, ge=1)
     retention_interval_s: int = Field(default=3600, ge=0,
                                       description="How often the server applies retention; 0 = never.")
+    states_interval_s: float = Field(default=10, ge=0,
+                                     description="How often the server brings machine states up to date; 0 = never.")
     mqtt_url: str = Field(default="", description="Broker for MQTT ingest, e.g. mqtt://127.0.0.1:1883; empty: none.")
 
     @field_validator("default_language")

@@ -178,3 +178,17 @@ class RetentionPolicy(Base):
     raw_days: Mapped[int] = mapped_column(Integer)
     rollup_1m_days: Mapped[int] = mapped_column(Integer)
     rollup_1h_days: Mapped[int] = mapped_column(Integer)
+
+
+class MachineDataMark(Base):
+    """New data arrived for a machine from ``from_ms`` on: ingest raises the mark, consumers
+    (machine states) clear it once they have caught up. ``version`` tells a consumer whether
+    the mark moved while it worked, so it never clears a mark it has not seen."""
+
+    __tablename__ = "machine_data_marks"
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    from_ms: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+

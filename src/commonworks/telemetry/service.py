@@ -145,15 +145,20 @@ def gateway_for_token(session: Session, token: str | None) -> Gateway:
 # ---------------------------------------------------------------- ingest
 
 
-def _tag_map(session: Session, org_id: int, keys: set[str]) -> dict[str, ingest_mod.TagInfo]:
+def _tag_map(session: Session, org_id: int, keys: set[str]) -> tuple[dict[str, ingest_mod.TagInfo], dict[int, int]]:
+    """The tenant's tags among ``keys`` (key → (id, type)), and tag id → machine id for those on a machine."""
     found: dict[str, ingest_mod.TagInfo] = {}
+    machines: dict[int, int] = {}
     ordered = sorted(keys)
     for i in range(0, len(ordered), 500):
         chunk = ordered[i:i + 500]
-        for tag_id, key, data_type in session.execute(
-                select(Tag.id, Tag.key, Tag.data_type).where(Tag.org_id == org_id, Tag.key.in_(chunk))):
+        for tag_id, key, data_type, machine_id in session.execute(
+                select(Tag.id, Tag.key, Tag.data_type, Tag.machine_id).where(Tag.org_id == org_id,
+                                                                            Tag.key.in_(chunk))):
             found[key] = (tag_id, DataType(data_type))
-    return found
+            if machine_id is not None:
+                machines[tag_id] = machine_id
+    return found, machines
 
 
 def _keys_of(doc: dict[str, Any]) -> set[str]:
@@ -182,6 +187,7 @@ class _Plan:
     sender: _Sender
     prepared: list[ingest_mod.Prepared | ingest_mod.BatchError]
     created: list[str]
+    machines: dict[int, int]  # tag id → machine id, for the tags that belong to a machine
 
 
 def _authenticate(session: Session, token: str | None, gateway_key: str | None) -> _Sender:
@@ -201,7 +207,7 @@ def _plan(session: Session, sender: _Sender, docs: list[dict[str, Any]], *, now_
     keys: set[str] = set()
     for doc in docs:
         keys |= _keys_of(doc)
-    tags = _tag_map(session, sender.org_id, keys)
+    tags, machines = _tag_map(session, sender.org_id, keys)
     created: list[str] = []
     if sender.allow_create_tags:
         wanted: dict[str, DataType] = {}
@@ -224,7 +230,7 @@ def _plan(session: Session, sender: _Sender, docs: list[dict[str, Any]], *, now_
             prepared.append(ingest_mod.prepare(doc, tags, now_ms=now_ms))
         except ingest_mod.BatchError as exc:
             prepared.append(exc)
-    return _Plan(sender, prepared, created)
+    return _Plan(sender, prepared, created, machines)
 
 
 def _store(session: Session, plan: _Plan) -> list[IngestAck | ingest_mod.BatchError]:
@@ -243,11 +249,31 @@ def _store(session: Session, plan: _Plan) -> list[IngestAck | ingest_mod.BatchEr
                         .values(stale_since_ms=ts))
     if letters:
         session.execute(DeadLetter.__table__.insert(), letters)
+    _mark_machines(session, sender.org_id, plan.machines, result.first_ts or {})
     session.execute(update(Gateway).where(Gateway.id == sender.id).values(
         samples_accepted=Gateway.samples_accepted + result.inserted,
         samples_rejected=Gateway.samples_rejected + sum(p.refused_count for p in good),
         last_seen_at=utcnow()))
     return _answers(plan.prepared, result, plan.created)
+
+
+_MARK_SQL = text(
+    "INSERT INTO machine_data_marks (machine_id, org_id, from_ms, version) VALUES (:machine_id, :org_id, :from_ms, 1) "
+    "ON CONFLICT (machine_id) DO UPDATE SET version = machine_data_marks.version + 1, "
+    "from_ms = CASE WHEN excluded.from_ms < machine_data_marks.from_ms THEN excluded.from_ms "
+    "ELSE machine_data_marks.from_ms END")
+
+
+def _mark_machines(session: Session, org_id: int, machines: dict[int, int], first_ts: dict[int, int]) -> None:
+    """Raise the new-data mark of every machine that got samples (what machine states catch up from)."""
+    earliest: dict[int, int] = {}
+    for tag_id, ts in first_ts.items():
+        machine_id = machines.get(tag_id)
+        if machine_id is not None and ts < earliest.get(machine_id, ts + 1):
+            earliest[machine_id] = ts
+    if earliest:
+        session.execute(_MARK_SQL, [{"machine_id": m, "org_id": org_id, "from_ms": ts}
+                                    for m, ts in sorted(earliest.items())])
 
 
 def _dead_letters(gateway: _Sender, prep: ingest_mod.Prepared) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ class WriteResult:
     duplicates: int
     stored_before: frozenset[tuple[int, int]] = frozenset()  # (tag, ts) of the input already stored
     overlapped: bool = False  # some (tag, ts) came more than once in the input
+    first_ts: dict[int, int] | None = None  # per tag, the earliest sample stored now
 
 
 _ROLLUP_COLUMNS = "(tag_id, bucket, count, sum, min, max, last_ts, last_value)"
@@ -151,7 +152,15 @@ def write(session: Session, columns: Sequence[Column]) -> WriteResult:
                 cur.execute(_upsert_sql(table, postgres=True), cols)
             else:
                 cur.executemany(_upsert_sql(table, postgres=False), zip(*cols, strict=True))
-    return WriteResult(inserted, total - inserted, frozenset(existing), overlapped=total - inserted > len(existing))
+    first_ts: dict[int, int] = {}
+    if len(ts):
+        starts = np.flatnonzero(np.append(True, tag_ids[1:] != tag_ids[:-1]))
+        first_ts = dict(zip(tag_ids[starts].tolist(), ts[starts].tolist(), strict=True))
+    for tag_id, t, _, _ in text_rows:
+        if t < first_ts.get(tag_id, t + 1):
+            first_ts[tag_id] = t
+    return WriteResult(inserted, total - inserted, frozenset(existing), overlapped=total - inserted > len(existing),
+                       first_ts=first_ts)
 
 
 _ROWS_PER_INSERT = 200  # 600 parameters: below SQLite's historic limit of 999
