@@ -19,6 +19,7 @@ from commonworks.core.database import Database
 from commonworks.core.errors import ErrorResponse, install_handlers
 from commonworks.core.orgs.routes import router as orgs_router
 from commonworks.core.settings import Settings, get_settings
+from commonworks.operations.routes import router as operations_router
 from commonworks.telemetry.routes import router as telemetry_router
 
 API_PREFIX = "/api/v1"
@@ -37,6 +38,7 @@ def api_router() -> APIRouter:
     router.include_router(auth_router)
     router.include_router(orgs_router)
     router.include_router(telemetry_router)
+    router.include_router(operations_router)
     return router
 
 

@@ -248,6 +248,63 @@ def telemetry_retention() -> None:
     out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
 
+@app.command()
+def kpi(
+    events: Annotated[Path, typer.Option(help="Machine states: machine,start,end,state[,reason].")],
+    counts: Annotated[Path, typer.Option(help="Part counts: machine,start,end,produced,good,ideal_cycle_s.")],
+    calendar: Annotated[Path, typer.Option(help="The plan: machine,start,end,kind (shift or planned_downtime).")],
+    start: Annotated[str | None, typer.Option("--from", help="Period start, ISO 8601 with offset "
+                                              "(default: the calendar's first start).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Period end (default: the calendar's last end).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document instead of a table.")] = False,
+) -> None:
+    """ISO 22400-2 KPIs (OEE, availability, TEEP, MTBF, MTTR …) from an MES export in three CSV files.
+
+    --json prints {"period": {"from", "to", "seconds"}, "machines": {name: {...}}, "total": {...}}.
+
+    Each machine object and the total (rolled up from summed times and counts, never averaged ratios) hold:
+
+    time elements in seconds — ct_s, pot_s, pdot_s, pbt_s, apt_s, aust_s, adet_s, adot_s, offline_s;
+
+    failures, produced, good, pri_pq_s (Σ ideal cycle × produced);
+
+    availability, effectiveness, quality, oee, teep, scrap_ratio, mtbf_s, mttr_s (null where undefined).
+
+    Timestamps need a UTC offset. A bad row ends with exit code 2 and file:line: reason.
+    """
+    import json
+
+    from rich.markup import escape
+
+    from commonworks.operations.kpi_files import KpiFileError, parse_time, read_files, report, table
+    from commonworks.operations.timemodel import Period
+
+    try:
+        data = read_files(events=events, counts=counts, calendar=calendar)
+    except KpiFileError as exc:
+        fail(escape(str(exc)))  # file contents are not Rich markup
+
+    def instant(option: str, text: str | None, default: int | None) -> int:
+        if text is None:
+            if default is None:
+                fail(escape(f"{option}: {calendar} has no rows to take the period from; give --from and --to"))
+            return default
+        try:
+            return parse_time(text)
+        except ValueError as exc:
+            fail(escape(f"{option}: {exc}"))
+
+    first, last = data.calendar_span or (None, None)
+    begin, finish = instant("--from", start, first), instant("--to", end, last)
+    if finish <= begin:
+        fail("--to: the period must end after it starts (--from)")
+    doc = report(data, Period(begin, finish))
+    if as_json:
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False))
+    else:
+        out.print(table(doc))
+
+
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn
 

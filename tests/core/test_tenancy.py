@@ -14,6 +14,8 @@ import pytest
 
 from commonworks.app import API_PREFIX, create_app
 from commonworks.core.settings import Settings
+from commonworks.operations.models import MachineStateInterval
+from commonworks.operations.states import State
 from tests.conftest import make_plant
 
 # Routes anybody may call without a token.
@@ -39,12 +41,23 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/gateways"): {"key": "gw-intruder", "name": "x"},
     ("PATCH", "/api/v1/gateways/{gateway_id}"): {"name": "被改名"},
     ("PUT", "/api/v1/telemetry/retention"): {"raw_days": 1, "rollup_1m_days": 1, "rollup_1h_days": 1},
+    ("POST", "/api/v1/state-rules"): {"machine_id": 1, "state_tag": "status"},
+    ("PATCH", "/api/v1/state-rules/{state_rule_id}"): {"offline_after_s": 60},
+    ("POST", "/api/v1/downtime-reasons"): {"code": "X", "name_zh": "入侵", "name_en": "x", "category": "other",
+                                           "loss": "small_stops", "parent_id": 1},
+    ("PATCH", "/api/v1/downtime-reasons/{downtime_reason_id}"): {"name_zh": "被改名"},
+    ("POST", "/api/v1/downtime-reasons/standard"): {},
+    ("POST", "/api/v1/shift-calendars"): {"name": "入侵日历", "machine_id": 1,
+                                          "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]},
+    ("PATCH", "/api/v1/shift-calendars/{shift_calendar_id}"): {"name": "被改名"},
+    ("PUT", "/api/v1/machine-states/{state_id}/reason"): {"reason_id": 1, "note": "入侵"},
 }
 
 # Query parameters some collection routes need, pointing at tenant A's rows.
 QUERIES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/tags/{tag_id}/series"): "?start=0&end=4102444800000",
     ("GET", "/api/v1/telemetry/export.csv"): "?start=0&end=4102444800000&tag_id={tag_id}",
+    ("GET", "/api/v1/machines/{machine_id}/states"): "?start=1795700000000&end=1795800000000",
 }
 
 
@@ -66,7 +79,7 @@ def _fill(path: str, tenants) -> str:  # type: ignore[no-untyped-def]
     plant = a.plant
     ids = {"org_id": a.org_id, "user_id": a.viewer.user_id, "token_id": a.viewer_token_id,
            "site_id": plant.site_id, "line_id": plant.line_id, "machine_id": plant.machine_id,
-           "tag_id": plant.tags["spindle_speed"], "gateway_id": plant.gateway_id}
+           "tag_id": plant.tags["spindle_speed"], "gateway_id": plant.gateway_id, **a.operations}
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -90,7 +103,11 @@ def _state_of_a(client, tenants) -> list[Any]:  # type: ignore[no-untyped-def]
             *[client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
               for kind in ("sites", "lines", "machines", "tags", "gateways")],
             client.get(f"/api/v1/machines/{plant.machine_id}/latest", headers=h).json(),
-            client.get("/api/v1/telemetry/retention", headers=h).json()]
+            client.get("/api/v1/telemetry/retention", headers=h).json(),
+            *[client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
+              for kind in ("state-rules", "downtime-reasons", "shift-calendars")],
+            client.get(f"/api/v1/machines/{plant.machine_id}/states?start=1795700000000&end=1795800000000",
+                       headers=h).json()]
 
 
 @pytest.fixture
@@ -101,6 +118,20 @@ def with_token(client, tenants):  # type: ignore[no-untyped-def]
     tenants.a.plant = make_plant(client, tenants.a.owner, prefix="sentinel-a")
     batch = {"batch_id": "a-1", "series": [{"tag": "sentinel-a.spindle_speed", "ts": [1795770000000], "v": [1200.0]}]}
     assert client.post("/api/v1/ingest", json=batch, headers=tenants.a.plant.gateway_headers).status_code == 200
+    h = tenants.a.owner.headers
+    rule = client.post("/api/v1/state-rules", json={"machine_type": "cnc_mill"}, headers=h).json()
+    assert client.post("/api/v1/downtime-reasons/standard", headers=h).status_code == 200
+    reason = client.get("/api/v1/downtime-reasons?limit=1", headers=h).json()["items"][0]
+    calendar = client.post("/api/v1/shift-calendars", headers=h, json={
+        "name": "两班", "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]}).json()
+    with client.app.state.db.transaction() as session:
+        stop = MachineStateInterval(org_id=tenants.a.org_id, machine_id=tenants.a.plant.machine_id,
+                                    start_ms=1795760000000, end_ms=1795770000000, state=State.down_unplanned)
+        session.add(stop)
+        session.flush()
+        stop_id = stop.id
+    tenants.a.operations = {"state_rule_id": rule["id"], "downtime_reason_id": reason["id"],
+                            "shift_calendar_id": calendar["id"], "state_id": stop_id}
     return tenants
 
 

@@ -99,3 +99,23 @@ class StateCursor(Base):
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     derived_until_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShiftCalendar(Timestamped, Base):
+    """Shifts (with breaks) per weekday plus dated exceptions, for a tenant or one site, line or machine.
+
+    The most specific calendar applies: machine, then line, then site, then the tenant's own.
+    ``shifts`` and ``exceptions`` are validated by :mod:`commonworks.operations.schemas`.
+    """
+
+    __tablename__ = "shift_calendars"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), index=True)
+    shifts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    exceptions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -170,6 +170,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_machine_states_reason_id"), ["reason_id"], unique=False)
 
     op.create_table(
+        "shift_calendars",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=True),
+        sa.Column("line_id", sa.Integer(), nullable=True),
+        sa.Column("machine_id", sa.Integer(), nullable=True),
+        sa.Column("shifts", sa.JSON(), nullable=False),
+        sa.Column("exceptions", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["line_id"], ["lines.id"], name=op.f("fk_shift_calendars_line_id_lines"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["machine_id"], ["machines.id"], name=op.f("fk_shift_calendars_machine_id_machines"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_shift_calendars_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_shift_calendars_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shift_calendars")),
+    )
+    with op.batch_alter_table("shift_calendars", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_shift_calendars_line_id"), ["line_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_shift_calendars_machine_id"), ["machine_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_shift_calendars_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_shift_calendars_site_id"), ["site_id"], unique=False)
+
+    op.create_table(
         "state_rules",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
@@ -198,13 +231,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_state_rules_org_id"), ["org_id"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("state_rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_state_rules_org_id"))
         batch_op.drop_index(batch_op.f("ix_state_rules_machine_id"))
 
     op.drop_table("state_rules")
+    with op.batch_alter_table("shift_calendars", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shift_calendars_site_id"))
+        batch_op.drop_index(batch_op.f("ix_shift_calendars_org_id"))
+        batch_op.drop_index(batch_op.f("ix_shift_calendars_machine_id"))
+        batch_op.drop_index(batch_op.f("ix_shift_calendars_line_id"))
+
+    op.drop_table("shift_calendars")
     with op.batch_alter_table("machine_states", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_machine_states_reason_id"))
         batch_op.drop_index(batch_op.f("ix_machine_states_org_id"))

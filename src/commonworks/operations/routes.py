@@ -1,0 +1,41 @@
+"""HTTP routes: state rules, downtime reasons, shift calendars, machine states and stop reasons."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from commonworks.core.auth.deps import Caller, DbSession, Manager
+from commonworks.core.crud import crud_router
+from commonworks.core.params import RowId
+from commonworks.operations import service
+from commonworks.operations.models import MachineStateInterval
+from commonworks.operations.schemas import ReasonAssign, StateIntervalOut
+
+router = APIRouter()
+for _resource in service.OPERATIONS_RESOURCES:
+    router.include_router(crud_router(_resource))
+
+EpochMs = Annotated[int, Query(ge=0, le=32_503_680_000_000, description="epoch milliseconds")]
+
+
+@router.post("/downtime-reasons/standard", tags=["operations"], summary="Install the standard reason tree",
+             response_model=dict[str, int])
+def install_standard(session: DbSession, caller: Manager) -> dict[str, int]:
+    """Adds the codes of the standard tree (计划停机, 设备故障, 换型换模, 物料, 质量, 人员, 短暂停机 …) that
+    the organization does not have yet; codes it already has are left as they are."""
+    return {"added": service.install_standard_reasons(session, caller.org_id)}
+
+
+@router.get("/machines/{machine_id}/states", tags=["operations"], response_model=list[StateIntervalOut],
+            summary="State intervals of a machine in a time range")
+def list_states(machine_id: RowId, start: EpochMs, end: EpochMs, session: DbSession,
+                caller: Caller) -> list[MachineStateInterval]:
+    return service.machine_states(session, caller, machine_id, start, end)
+
+
+@router.put("/machine-states/{state_id}/reason", tags=["operations"], response_model=StateIntervalOut,
+            summary="Assign a downtime reason to a stop")
+def assign_reason(state_id: RowId, data: ReasonAssign, session: DbSession, caller: Caller) -> MachineStateInterval:
+    return service.assign_reason(session, caller, state_id, data)
