@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from commonworks.operations.derive import refresh_states
-from commonworks.operations.models import DowntimeReason, LossKind, MachineStateInterval, ReasonCategory
+from commonworks.operations.models import DowntimeReason, LossKind, MachineCount, MachineStateInterval, ReasonCategory
 from commonworks.telemetry.models import MachineDataMark
 from tests.conftest import make_plant
 
@@ -118,3 +118,25 @@ def test_a_reason_assigned_to_a_stop_survives_recomputation(client, tenants, pla
         stop = session.scalar(select(MachineStateInterval).where(MachineStateInterval.state == "down_unplanned"))
         assert ((stop.start_ms - T0) // S, (stop.end_ms - T0) // S, stop.note) == (300, 480, "主轴轴承")
         assert stop.reason_id is not None
+
+
+def test_hourly_part_counts_follow_the_counters_through_a_reset(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]
+    db = client.app.state.db
+    for key in ("part_counter", "scrap_counter"):
+        assert client.post("/api/v1/tags", headers=tenants.a.owner.headers, json={
+            "key": f"cnc-01.{key}", "name": key, "unit": "{count}", "data_type": "int",
+            "machine_id": plant.machine_id}).status_code == 201
+    hour = 3600 * S
+    base = NOW // hour * hour - 3 * hour
+    parts = [(base + 10 * MIN, 100), (base + 40 * MIN, 130), (base + 80 * MIN, 160), (base + 110 * MIN, 5),
+             (base + 130 * MIN, 25)]  # 30 in the first hour; 30 and, after the reset, 5 in the second; 20 in the third
+    scrap = [(base + 10 * MIN, 0), (base + 80 * MIN, 2)]
+    send(client, plant, [speed(base, base + 3 * hour), state([(base, 3)]),
+                         {"tag": "cnc-01.part_counter", "ts": [t for t, _ in parts], "v": [v for _, v in parts]},
+                         {"tag": "cnc-01.scrap_counter", "ts": [t for t, _ in scrap], "v": [v for _, v in scrap]}],
+         "counts")
+    refresh(db, base + 3 * hour)
+    with db.transaction() as session:
+        rows = session.scalars(select(MachineCount).order_by(MachineCount.hour_ms)).all()
+        assert [((r.hour_ms - base) // hour, r.produced, r.good) for r in rows] == [(0, 30, 30), (1, 35, 33),
+                                                                                    (2, 20, 20)]

@@ -27,7 +27,8 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from commonworks.operations.models import MachineStateInterval, StateCursor, StateRuleRow
+from commonworks.operations.counts import HOUR_MS, hourly_increments
+from commonworks.operations.models import MachineCount, MachineStateInterval, StateCursor, StateRuleRow
 from commonworks.operations.states import OPC_40001_1, Interval, State, StateRule, derive
 from commonworks.telemetry.models import Machine, MachineDataMark, MachineType, Rollup1m, Sample, Tag
 
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 IMM_STATUS: dict[str, State] = {"0": State.idle, "1": State.idle, "2": State.setup, "3": State.producing,
                                 "4": State.down_unplanned}
 DEFAULT_RULES: dict[str, StateRule] = {
-    MachineType.injection_moulding.value: StateRule(state_tag="machine_status", mapping=IMM_STATUS),
+    MachineType.injection_moulding.value: StateRule(state_tag="machine_status", mapping=IMM_STATUS,
+                                                    counter_tag="shot_counter", good_tag="good_counter",
+                                                    scrap_tag=None),
 }
 DEFAULT_RULE = StateRule(mapping=OPC_40001_1)
 FIRST_LOOKBACK_MS = 7 * 86_400_000  # a machine's first derivation starts at most a week back
@@ -48,7 +51,8 @@ def rule_from_row(row: StateRuleRow) -> StateRule:
     mapping = {str(k): State(v) for k, v in (row.mapping or {}).items()} or dict(OPC_40001_1)
     kind = "running" if row.kind == "running" else "map"
     return StateRule(kind=kind, state_tag=row.state_tag, mapping=mapping, speed_tag=row.speed_tag,
-                     counter_tag=row.counter_tag, speed_threshold=row.speed_threshold,
+                     counter_tag=row.counter_tag, good_tag=row.good_tag, scrap_tag=row.scrap_tag,
+                     speed_threshold=row.speed_threshold,
                      counter_window_s=row.counter_window_s, offline_after_s=row.offline_after_s)
 
 
@@ -141,6 +145,7 @@ def refresh_machine(session: Session, machine: Machine, *, now_ms: int, from_ms:
     presence = _presence(session, tags.all_ids, start - timeout_ms, end, timeout_ms)
     new = derive(rule, samples, presence, start, end)
     _replace(session, machine, start, new)
+    _recount(session, machine, rule, tags, start - start % HOUR_MS, end)
     if cursor is None:
         session.add(StateCursor(machine_id=machine.id, org_id=machine.org_id, derived_until_ms=end))
     else:
@@ -176,6 +181,28 @@ def _replace(session: Session, machine: Machine, start: int, new: list[Interval]
                                                                      best.reason_at, best.note)
         rows.append(row)
     session.add_all(rows)
+    session.flush()
+
+
+def _recount(session: Session, machine: Machine, rule: StateRule, tags: _MachineTags, start: int, end: int) -> None:
+    """Recompute the machine's hourly part counts from ``start`` (an hour) on."""
+    def increments(suffix: str | None) -> dict[int, int]:
+        if suffix is None or suffix not in tags.by_suffix:
+            return {}
+        ts, values = _samples(session, tags.by_suffix[suffix], start, end)
+        numeric = np.array([v if isinstance(v, int | float) else np.nan for v in values], dtype=np.float64)
+        ok = np.isfinite(numeric)
+        return hourly_increments(ts[ok], numeric[ok], start)
+
+    produced = increments(rule.counter_tag)
+    if rule.good_tag is not None:
+        good = increments(rule.good_tag)
+    else:
+        scrap = increments(rule.scrap_tag)
+        good = {h: n - scrap.get(h, 0) for h, n in produced.items()}
+    session.execute(delete(MachineCount).where(MachineCount.machine_id == machine.id, MachineCount.hour_ms >= start))
+    session.add_all(MachineCount(machine_id=machine.id, hour_ms=h, org_id=machine.org_id, produced=n,
+                                 good=max(0, min(n, good.get(h, 0)))) for h, n in sorted(produced.items()) if n > 0)
     session.flush()
 
 

@@ -57,6 +57,7 @@ Decisions:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -263,3 +264,12 @@ def kpis(elements: TimeElements, counts: ProductionCounts) -> Kpis:
         mtbf_s=mtbf(apt=e.apt, failures=e.failures),
         mttr_s=mttr(adot=e.adot, failures=e.failures),
     )
+
+
+def report_entry(elements: TimeElements, counts: ProductionCounts) -> dict[str, Any]:
+    """Time elements in seconds, quantities and KPIs of one machine or roll-up, as one flat object."""
+    e, c = elements, counts
+    return {"ct_s": e.ct, "pot_s": e.pot, "pdot_s": e.pdot, "pbt_s": e.pbt, "apt_s": e.apt, "aust_s": e.aust,
+            "adet_s": e.adet, "adot_s": e.adot, "offline_s": e.offline, "failures": e.failures,
+            "produced": c.pq, "good": c.gq, "pri_pq_s": c.pri_pq, **kpis(e, c).as_dict()}
+

@@ -42,7 +42,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from commonworks.operations.kpi import ProductionCounts, TimeElements, kpis
+from commonworks.operations.kpi import ProductionCounts, TimeElements, report_entry
 from commonworks.operations.states import STATES, State
 from commonworks.operations.timemodel import (
     PartCounts,
@@ -259,13 +259,6 @@ def read_files(*, events: Path, counts: Path, calendar: Path) -> KpiInput:
     )
 
 
-def _entry(elements: TimeElements, counts: ProductionCounts) -> dict[str, Any]:
-    e, c = elements, counts
-    return {"ct_s": e.ct, "pot_s": e.pot, "pdot_s": e.pdot, "pbt_s": e.pbt, "apt_s": e.apt, "aust_s": e.aust,
-            "adet_s": e.adet, "adot_s": e.adot, "offline_s": e.offline, "failures": e.failures,
-            "produced": c.pq, "good": c.gq, "pri_pq_s": c.pri_pq, **kpis(e, c).as_dict()}
-
-
 def report(data: KpiInput, period: Period) -> dict[str, Any]:
     """``{"period": {...}, "machines": {name: {...}}, "total": {...}}``, ready for JSON.
 
@@ -283,8 +276,8 @@ def report(data: KpiInput, period: Period) -> dict[str, Any]:
     counts = production_counts(machines=n, period=period, counts=data.counts)
     return {
         "period": {"from": format_time(period.start_ms), "to": format_time(period.end_ms), "seconds": period.seconds},
-        "machines": {name: _entry(e, c) for name, e, c in zip(data.machines, elements, counts, strict=True)},
-        "total": _entry(sum(elements, TimeElements()), sum(counts, ProductionCounts())),
+        "machines": {name: report_entry(e, c) for name, e, c in zip(data.machines, elements, counts, strict=True)},
+        "total": report_entry(sum(elements, TimeElements()), sum(counts, ProductionCounts())),
     }
 
 

@@ -28,6 +28,8 @@ class StateRuleRow(Timestamped, Base):
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     speed_tag: Mapped[str] = mapped_column(String(100), default="spindle_speed")
     counter_tag: Mapped[str] = mapped_column(String(100), default="part_counter")
+    good_tag: Mapped[str | None] = mapped_column(String(100))
+    scrap_tag: Mapped[str | None] = mapped_column(String(100), default="scrap_counter")
     speed_threshold: Mapped[float] = mapped_column(Double, default=0.0)
     counter_window_s: Mapped[float] = mapped_column(Double, default=120.0)
     offline_after_s: Mapped[float] = mapped_column(Double, default=300.0)
@@ -119,3 +121,17 @@ class ShiftCalendar(Timestamped, Base):
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), index=True)
     shifts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     exceptions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class MachineCount(Base):
+    """Parts a machine made per hour (from its counter tags), kept with its states."""
+
+    __tablename__ = "machine_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    hour_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    produced: Mapped[int] = mapped_column(Integer)
+    good: Mapped[int] = mapped_column(Integer)
+

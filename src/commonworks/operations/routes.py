@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -39,3 +39,26 @@ def list_states(machine_id: RowId, start: EpochMs, end: EpochMs, session: DbSess
             summary="Assign a downtime reason to a stop")
 def assign_reason(state_id: RowId, data: ReasonAssign, session: DbSession, caller: Caller) -> MachineStateInterval:
     return service.assign_reason(session, caller, state_id, data)
+
+
+Scope = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
+
+
+@router.get("/operations/kpi", tags=["operations"], summary="ISO 22400-2 KPIs per machine and rolled up")
+def kpi(start: EpochMs, end: EpochMs, session: DbSession, caller: Caller, machine_id: Scope = None,
+        line_id: Scope = None, site_id: Scope = None) -> dict[str, Any]:
+    """Time elements (seconds), quantities and availability, effectiveness, quality, OEE, TEEP, scrap
+    ratio, MTBF, MTTR for the caller's machines — all, or of one machine, line or site — over
+    [start, end). ``total`` is computed from the summed elements, never by averaging ratios."""
+    machines = service.scoped_machines(session, caller, machine_id=machine_id, line_id=line_id, site_id=site_id)
+    return service.kpi_report(session, machines, start, end)
+
+
+@router.get("/operations/downtime/pareto", tags=["operations"], summary="Downtime Pareto by reason")
+def pareto(start: EpochMs, end: EpochMs, session: DbSession, caller: Caller, machine_id: Scope = None,
+           line_id: Scope = None, site_id: Scope = None, by: Literal["duration", "count"] = "duration",
+           micro_stop_s: Annotated[float, Query(ge=0, le=3600)] = 120.0) -> list[dict[str, Any]]:
+    """Stops grouped by assigned reason (unassigned ones by state; short unassigned stops as
+    micro-stops), largest first, with share and cumulative share."""
+    machines = service.scoped_machines(session, caller, machine_id=machine_id, line_id=line_id, site_id=site_id)
+    return service.downtime_pareto(session, machines, start, end, by=by, micro_stop_s=micro_stop_s)

@@ -47,7 +47,9 @@ class _RuleFields(Input):
     mapping: dict[Annotated[str, Field(min_length=1, max_length=100)], State] = Field(
         default_factory=dict, description="tag value → state; empty: OPC 40001-1 MachineryItemState")
     speed_tag: Suffix = "spindle_speed"
-    counter_tag: Suffix = "part_counter"
+    counter_tag: Suffix = Field(default="part_counter", description="parts made (a counter)")
+    good_tag: Suffix | None = Field(default=None, description="good parts (a counter), if the machine has one")
+    scrap_tag: Suffix | None = Field(default="scrap_counter", description="else: scrap (a counter)")
     speed_threshold: float = Field(default=0.0, ge=0, le=1e9)
     counter_window_s: float = Field(default=120.0, gt=0, le=86_400)
     offline_after_s: float = Field(default=300.0, ge=10, le=86_400)
@@ -70,6 +72,8 @@ class StateRuleUpdate(Input):
     mapping: dict[Annotated[str, Field(min_length=1, max_length=100)], State] | None = None
     speed_tag: Suffix | None = None
     counter_tag: Suffix | None = None
+    good_tag: Suffix | None = None
+    scrap_tag: Suffix | None = None
     speed_threshold: float | None = Field(default=None, ge=0, le=1e9)
     counter_window_s: float | None = Field(default=None, gt=0, le=86_400)
     offline_after_s: float | None = Field(default=None, ge=10, le=86_400)
@@ -83,6 +87,8 @@ class StateRuleOut(_Out):
     mapping: dict[str, State]
     speed_tag: str
     counter_tag: str
+    good_tag: str | None
+    scrap_tag: str | None
     speed_threshold: float
     counter_window_s: float
     offline_after_s: float

@@ -68,7 +68,9 @@ class StateRule:
     state_tag: str = "machinery_item_state"
     mapping: Mapping[str, State] = field(default_factory=lambda: dict(OPC_40001_1))
     speed_tag: str = "spindle_speed"
-    counter_tag: str = "part_counter"
+    counter_tag: str = "part_counter"  # parts made (produced); also what the running rule watches
+    good_tag: str | None = None  # a good-parts counter, if the machine has one …
+    scrap_tag: str | None = "scrap_counter"  # … else good = produced − scrap
     speed_threshold: float = 0.0
     counter_window_s: float = 120.0
     offline_after_s: float = 300.0

@@ -80,6 +80,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_downtime_reasons_parent_id"), ["parent_id"], unique=False)
 
     op.create_table(
+        "machine_counts",
+        sa.Column("machine_id", sa.Integer(), nullable=False),
+        sa.Column("hour_ms", sa.BigInteger(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("produced", sa.Integer(), nullable=False),
+        sa.Column("good", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["machine_id"], ["machines.id"], name=op.f("fk_machine_counts_machine_id_machines"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_machine_counts_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("machine_id", "hour_ms", name=op.f("pk_machine_counts")),
+        sqlite_with_rowid=False,
+    )
+    with op.batch_alter_table("machine_counts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_machine_counts_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "machine_data_marks",
         sa.Column("machine_id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
@@ -213,6 +232,8 @@ def upgrade() -> None:
         sa.Column("mapping", sa.JSON(), nullable=False),
         sa.Column("speed_tag", sa.String(length=100), nullable=False),
         sa.Column("counter_tag", sa.String(length=100), nullable=False),
+        sa.Column("good_tag", sa.String(length=100), nullable=True),
+        sa.Column("scrap_tag", sa.String(length=100), nullable=True),
         sa.Column("speed_threshold", sa.Double(), nullable=False),
         sa.Column("counter_window_s", sa.Double(), nullable=False),
         sa.Column("offline_after_s", sa.Double(), nullable=False),
@@ -258,6 +279,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_machine_data_marks_org_id"))
 
     op.drop_table("machine_data_marks")
+    with op.batch_alter_table("machine_counts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_machine_counts_org_id"))
+
+    op.drop_table("machine_counts")
     with op.batch_alter_table("downtime_reasons", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_downtime_reasons_parent_id"))
         batch_op.drop_index(batch_op.f("ix_downtime_reasons_org_id"))
