@@ -19,6 +19,7 @@ from commonworks.core.database import Database
 from commonworks.core.errors import ErrorResponse, install_handlers
 from commonworks.core.orgs.routes import router as orgs_router
 from commonworks.core.settings import Settings, get_settings
+from commonworks.operations.alarms import install as install_alarms
 from commonworks.operations.routes import router as operations_router
 from commonworks.telemetry.routes import router as telemetry_router
 
@@ -60,12 +61,18 @@ async def _retention_loop(db: Database, settings: Settings) -> None:
 
 
 async def _states_loop(db: Database, settings: Settings) -> None:
-    """Bring machine states up to date (recomputes from stored samples, so a second server doing it is harmless)."""
+    """Bring machine states up to date (recomputes from stored samples, so a second server doing it is harmless),
+    evaluate the alarm rules that depend on time passing, and post due alarm notifications."""
+    from commonworks.operations.alarms import deliver_due, evaluate_timed
     from commonworks.operations.derive import refresh_states
 
     def once() -> None:
+        now_ms = time.time_ns() // 1_000_000
         with db.transaction() as session:
-            refresh_states(session, now_ms=time.time_ns() // 1_000_000)
+            refresh_states(session, now_ms=now_ms)
+        with db.transaction() as session:
+            evaluate_timed(session, now_ms=now_ms)
+        deliver_due(db)
 
     while True:
         await asyncio.sleep(settings.states_interval_s)
@@ -78,6 +85,7 @@ async def _states_loop(db: Database, settings: Settings) -> None:
 def create_app(settings: Settings | None = None, *, ui: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.sqlalchemy_url)
+    install_alarms()  # ingest evaluates alarm rules
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]

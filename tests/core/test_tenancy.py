@@ -14,7 +14,7 @@ import pytest
 
 from commonworks.app import API_PREFIX, create_app
 from commonworks.core.settings import Settings
-from commonworks.operations.models import MachineStateInterval
+from commonworks.operations.models import Alarm, AlarmStatus, MachineStateInterval, Severity
 from commonworks.operations.states import State
 from tests.conftest import make_plant
 
@@ -51,6 +51,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                           "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]},
     ("PATCH", "/api/v1/shift-calendars/{shift_calendar_id}"): {"name": "被改名"},
     ("PUT", "/api/v1/machine-states/{state_id}/reason"): {"reason_id": 1, "note": "入侵"},
+    ("POST", "/api/v1/alarm-rules"): {"name": "入侵", "kind": "threshold", "tag": "x", "limit": 1, "machine_id": 1},
+    ("PATCH", "/api/v1/alarm-rules/{alarm_rule_id}"): {"name": "被改名", "enabled": False},
+    ("POST", "/api/v1/alarms/{alarm_id}/acknowledge"): {},
 }
 
 # Query parameters some collection routes need, pointing at tenant A's rows.
@@ -105,7 +108,7 @@ def _state_of_a(client, tenants) -> list[Any]:  # type: ignore[no-untyped-def]
             client.get(f"/api/v1/machines/{plant.machine_id}/latest", headers=h).json(),
             client.get("/api/v1/telemetry/retention", headers=h).json(),
             *[client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
-              for kind in ("state-rules", "downtime-reasons", "shift-calendars")],
+              for kind in ("state-rules", "downtime-reasons", "shift-calendars", "alarm-rules", "alarms")],
             client.get(f"/api/v1/machines/{plant.machine_id}/states?start=1795700000000&end=1795800000000",
                        headers=h).json()]
 
@@ -130,8 +133,18 @@ def with_token(client, tenants):  # type: ignore[no-untyped-def]
         session.add(stop)
         session.flush()
         stop_id = stop.id
+    alarm_rule = client.post("/api/v1/alarm-rules", headers=h, json={
+        "name": "超速", "kind": "threshold", "tag": "spindle_speed", "limit": 1000}).json()
+    with client.app.state.db.transaction() as session:
+        alarm = Alarm(org_id=tenants.a.org_id, rule_id=alarm_rule["id"], machine_id=tenants.a.plant.machine_id,
+                      status=AlarmStatus.active, severity=Severity.warning, message="sentinel-a alarm",
+                      raised_ms=1795760000000)
+        session.add(alarm)
+        session.flush()
+        alarm_id = alarm.id
     tenants.a.operations = {"state_rule_id": rule["id"], "downtime_reason_id": reason["id"],
-                            "shift_calendar_id": calendar["id"], "state_id": stop_id}
+                            "shift_calendar_id": calendar["id"], "state_id": stop_id,
+                            "alarm_rule_id": alarm_rule["id"], "alarm_id": alarm_id}
     return tenants
 
 

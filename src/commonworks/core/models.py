@@ -3,7 +3,18 @@
 from commonworks.core.auth.models import ApiToken, LoginFailure, User
 from commonworks.core.database import Base
 from commonworks.core.orgs.models import Organization
-from commonworks.operations.models import DowntimeReason, MachineStateInterval, StateCursor, StateRuleRow
+from commonworks.operations.models import (
+    Alarm,
+    AlarmConditionState,
+    AlarmNotification,
+    AlarmRule,
+    DowntimeReason,
+    MachineCount,
+    MachineStateInterval,
+    ShiftCalendar,
+    StateCursor,
+    StateRuleRow,
+)
 from commonworks.telemetry.models import (
     DeadLetter,
     Gateway,
@@ -20,6 +31,7 @@ from commonworks.telemetry.models import (
 
 metadata = Base.metadata
 
-__all__ = ["ApiToken", "DeadLetter", "DowntimeReason", "Gateway", "Line", "LoginFailure", "Machine", "MachineDataMark",
-           "MachineStateInterval", "Organization", "RetentionPolicy", "Rollup1h", "Rollup1m", "Sample", "Site",
-           "StateCursor", "StateRuleRow", "Tag", "User", "metadata"]
+__all__ = ["Alarm", "AlarmConditionState", "AlarmNotification", "AlarmRule", "ApiToken", "DeadLetter",
+           "DowntimeReason", "Gateway", "Line", "LoginFailure", "Machine", "MachineCount", "MachineDataMark",
+           "MachineStateInterval", "Organization", "RetentionPolicy", "Rollup1h", "Rollup1m", "Sample",
+           "ShiftCalendar", "Site", "StateCursor", "StateRuleRow", "Tag", "User", "metadata"]

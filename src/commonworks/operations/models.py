@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from commonworks.core.database import Base, Timestamped, UTCDateTime
@@ -135,3 +135,101 @@ class MachineCount(Base):
     produced: Mapped[int] = mapped_column(Integer)
     good: Mapped[int] = mapped_column(Integer)
 
+
+
+class Severity(enum.StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class AlarmRule(Timestamped, Base):
+    """When to raise an alarm: on a tag suffix of one machine, or of every machine (of a type).
+
+    kind ``threshold`` / ``rate`` are evaluated on ingest; ``no_data`` (nothing from the
+    machine for ``duration_s``) and ``state_duration`` (``state`` held longer than
+    ``duration_s``) by the periodic upkeep.
+    """
+
+    __tablename__ = "alarm_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), index=True)
+    machine_type: Mapped[str | None] = mapped_column(String(32))
+    tag: Mapped[str | None] = mapped_column(String(100))  # key suffix, for threshold and rate
+    direction: Mapped[str] = mapped_column(String(8), default="above")
+    limit: Mapped[float | None] = mapped_column(Double)
+    deadband: Mapped[float] = mapped_column(Double, default=0.0)
+    delay_s: Mapped[float] = mapped_column(Double, default=0.0)
+    state: Mapped[str | None] = mapped_column(String(20))  # for state_duration
+    duration_s: Mapped[float | None] = mapped_column(Double)  # for no_data and state_duration
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "alarm_severity"), default=Severity.warning)
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    max_notifications_per_hour: Mapped[int] = mapped_column(Integer, default=20)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlarmConditionState(Base):
+    """A rule's condition state per machine, carried from one ingest to the next."""
+
+    __tablename__ = "alarm_conditions"
+
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alarm_rules.id", ondelete="CASCADE"), primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    pending_since: Mapped[int | None] = mapped_column(BigInteger)
+    since: Mapped[int | None] = mapped_column(BigInteger)
+    last_ts: Mapped[int | None] = mapped_column(BigInteger)
+    last_value: Mapped[float | None] = mapped_column(Double)
+
+
+class AlarmStatus(enum.StrEnum):
+    active = "active"
+    acknowledged = "acknowledged"
+    cleared = "cleared"
+
+
+class Alarm(Base):
+    """One alarm: raised, perhaps acknowledged, then cleared. At most one open (not cleared) per rule and machine."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_open", "rule_id", "machine_id", unique=True,
+                            sqlite_where=text("status != 'cleared'"), postgresql_where=text("status != 'cleared'")),
+                      Index("ix_alarms_org_raised", "org_id", "raised_ms"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alarm_rules.id", ondelete="CASCADE"))
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"), index=True)
+    status: Mapped[AlarmStatus] = mapped_column(_enum(AlarmStatus, "alarm_status"))
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "alarm_severity"))
+    message: Mapped[str] = mapped_column(String(300))
+    value: Mapped[float | None] = mapped_column(Double)
+    raised_ms: Mapped[int] = mapped_column(BigInteger)  # when the condition began
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)  # re-raised soon after clearing: same alarm
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AlarmNotification(Base):
+    """A webhook call to make (outbox): retried with back-off until delivered or given up."""
+
+    __tablename__ = "alarm_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    delivered_ms: Mapped[int | None] = mapped_column(BigInteger)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(300))

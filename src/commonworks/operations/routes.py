@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy import select
 
-from commonworks.core.auth.deps import Caller, DbSession, Manager
+from commonworks.core.auth.deps import Caller, DbSession, Manager, tenant_scoped
 from commonworks.core.crud import crud_router
-from commonworks.core.params import RowId
+from commonworks.core.params import Page, PageQuery, RowId, paginate
+from commonworks.operations import alarms as alarm_service
 from commonworks.operations import service
-from commonworks.operations.models import MachineStateInterval
-from commonworks.operations.schemas import ReasonAssign, StateIntervalOut
+from commonworks.operations.models import Alarm, AlarmStatus, MachineStateInterval
+from commonworks.operations.schemas import AlarmOut, ReasonAssign, StateIntervalOut
 
 router = APIRouter()
 for _resource in service.OPERATIONS_RESOURCES:
@@ -62,3 +64,30 @@ def pareto(start: EpochMs, end: EpochMs, session: DbSession, caller: Caller, mac
     micro-stops), largest first, with share and cumulative share."""
     machines = service.scoped_machines(session, caller, machine_id=machine_id, line_id=line_id, site_id=site_id)
     return service.downtime_pareto(session, machines, start, end, by=by, micro_stop_s=micro_stop_s)
+
+
+alarms = APIRouter(prefix="/alarms", tags=["alarms"])
+
+
+@alarms.get("", response_model=Page[AlarmOut], summary="Alarms, newest first")
+def list_alarms(session: DbSession, caller: Caller, page: PageQuery,
+                status: Literal["open", "active", "acknowledged", "cleared"] | None = None,
+                machine_id: Scope = None) -> Page[AlarmOut]:
+    """``open`` = active or acknowledged (not cleared yet)."""
+    query = tenant_scoped(select(Alarm), Alarm, caller).order_by(Alarm.raised_ms.desc(), Alarm.id.desc())
+    if status == "open":
+        query = query.where(Alarm.status != AlarmStatus.cleared)
+    elif status is not None:
+        query = query.where(Alarm.status == AlarmStatus(status))
+    if machine_id is not None:
+        query = query.where(Alarm.machine_id == machine_id)
+    rows, total = paginate(session, query, page)
+    return Page(items=[AlarmOut.model_validate(a) for a in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@alarms.post("/{alarm_id}/acknowledge", response_model=AlarmOut, summary="Acknowledge an alarm")
+def acknowledge(alarm_id: RowId, session: DbSession, caller: Caller) -> Alarm:
+    return alarm_service.acknowledge(session, caller, alarm_id)
+
+
+router.include_router(alarms)

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from commonworks.core.params import RefId
 from commonworks.core.schemas import Input
-from commonworks.operations.models import LossKind, ReasonCategory
+from commonworks.operations.models import AlarmStatus, LossKind, ReasonCategory, Severity
 from commonworks.operations.states import State
 from commonworks.telemetry.models import MachineType
 from commonworks.telemetry.schemas import Name, TimeZone
@@ -217,3 +217,102 @@ class CalendarOut(_Out):
     machine_id: int | None
     shifts: list[Shift]
     exceptions: list[CalendarException]
+
+
+# ---------------------------------------------------------------- alarms
+
+
+def _webhook(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        raise ValueError("webhook_url must be an http:// or https:// URL")
+    return value
+
+
+Webhook = Annotated[str | None, AfterValidator(_webhook), Field(max_length=500)]
+
+
+class AlarmRuleCreate(Input):
+    name: Name
+    kind: Literal["threshold", "rate", "no_data", "state_duration"]
+    machine_id: RefId | None = Field(default=None, description="one machine; or leave out for all (of machine_type)")
+    machine_type: MachineType | None = None
+    tag: Suffix | None = Field(default=None, description="threshold and rate: the tag key after '<machine key>.'")
+    direction: Literal["above", "below"] = "above"
+    limit: float | None = Field(default=None, allow_inf_nan=False,
+                                description="threshold: the limit; rate: units per second")
+    deadband: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="how far back to clear")
+    delay_s: float = Field(default=0.0, ge=0, le=86_400, description="bad for at least this long before raising")
+    state: State | None = Field(default=None, description="state_duration: the state")
+    duration_s: float | None = Field(default=None, gt=0, le=30 * 86_400,
+                                     description="no_data / state_duration: how long")
+    severity: Severity = Severity.warning
+    webhook_url: Webhook = None
+    max_notifications_per_hour: int = Field(default=20, ge=0, le=10_000)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> AlarmRuleCreate:
+        need = {"threshold": ("tag", "limit"), "rate": ("tag", "limit"), "no_data": ("duration_s",),
+                "state_duration": ("state", "duration_s")}[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} rule needs {' and '.join(missing)}")
+        if self.kind == "rate" and self.limit is not None and self.limit <= 0:
+            raise ValueError("a rate limit is a positive change per second")
+        return self
+
+
+class AlarmRuleUpdate(Input):
+    name: Name | None = None
+    limit: float | None = Field(default=None, allow_inf_nan=False)
+    direction: Literal["above", "below"] | None = None
+    deadband: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    delay_s: float | None = Field(default=None, ge=0, le=86_400)
+    duration_s: float | None = Field(default=None, gt=0, le=30 * 86_400)
+    severity: Severity | None = None
+    webhook_url: Webhook = None
+    max_notifications_per_hour: int | None = Field(default=None, ge=0, le=10_000)
+    enabled: bool | None = None
+    shelved_until: datetime | None = Field(default=None, description="raise nothing until then; null: unshelve")
+
+    @model_validator(mode="after")
+    def _aware(self) -> AlarmRuleUpdate:
+        if self.shelved_until is not None and self.shelved_until.tzinfo is None:
+            raise ValueError("shelved_until needs a UTC offset")
+        return self
+
+
+class AlarmRuleOut(_Out):
+    name: str
+    kind: str
+    machine_id: int | None
+    machine_type: str | None
+    tag: str | None
+    direction: str
+    limit: float | None
+    deadband: float
+    delay_s: float
+    state: str | None
+    duration_s: float | None
+    severity: Severity
+    webhook_url: str | None
+    max_notifications_per_hour: int
+    enabled: bool
+    shelved_until: datetime | None
+
+
+class AlarmOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    rule_id: int
+    machine_id: int
+    status: AlarmStatus
+    severity: Severity
+    message: str
+    value: float | None
+    raised_ms: int
+    occurrences: int
+    acknowledged_by: int | None
+    acknowledged_at: datetime | None
+    cleared_ms: int | None

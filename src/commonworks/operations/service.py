@@ -16,9 +16,12 @@ from commonworks.core.errors import Invalid
 from commonworks.operations.calendar import PlannedTime, planned_time
 from commonworks.operations.counts import HOUR_MS
 from commonworks.operations.kpi import ProductionCounts, TimeElements, report_entry
-from commonworks.operations.models import DowntimeReason, MachineStateInterval, ShiftCalendar, StateRuleRow
+from commonworks.operations.models import AlarmRule, DowntimeReason, MachineStateInterval, ShiftCalendar, StateRuleRow
 from commonworks.operations.reasons import STANDARD
 from commonworks.operations.schemas import (
+    AlarmRuleCreate,
+    AlarmRuleOut,
+    AlarmRuleUpdate,
     CalendarCreate,
     CalendarOut,
     CalendarUpdate,
@@ -49,6 +52,8 @@ OPERATIONS_RESOURCES = [
     Resource(model=DowntimeReason, name="downtime reason", path="/downtime-reasons", create=ReasonCreate,
              update=ReasonUpdate, out=ReasonOut, references={"parent_id": DowntimeReason}, unique=[("code",)],
              tags=["operations"], writers=MANAGERS),
+    Resource(model=AlarmRule, name="alarm rule", path="/alarm-rules", create=AlarmRuleCreate, update=AlarmRuleUpdate,
+             out=AlarmRuleOut, references={"machine_id": Machine}, tags=["alarms"], writers=MANAGERS),
     Resource(model=ShiftCalendar, name="shift calendar", path="/shift-calendars", create=CalendarCreate,
              update=CalendarUpdate, out=CalendarOut,
              references={"site_id": Site, "line_id": Line, "machine_id": Machine}, tags=["operations"],

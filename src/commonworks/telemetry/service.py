@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -24,8 +25,8 @@ from commonworks.core.database import Database, utcnow
 from commonworks.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from commonworks.core.orgs.models import Organization
 from commonworks.core.settings import Settings
+from commonworks.telemetry import hooks, storage
 from commonworks.telemetry import ingest as ingest_mod
-from commonworks.telemetry import storage
 from commonworks.telemetry.models import (
     DataType,
     DeadLetter,
@@ -250,11 +251,20 @@ def _store(session: Session, plan: _Plan) -> list[IngestAck | ingest_mod.BatchEr
     if letters:
         session.execute(DeadLetter.__table__.insert(), letters)
     _mark_machines(session, sender.org_id, plan.machines, result.first_ts or {})
+    if result.numeric is not None and len(result.numeric[1]):
+        hooks.run(session, sender.org_id, _per_tag(*result.numeric))
     session.execute(update(Gateway).where(Gateway.id == sender.id).values(
         samples_accepted=Gateway.samples_accepted + result.inserted,
         samples_rejected=Gateway.samples_rejected + sum(p.refused_count for p in good),
         last_seen_at=utcnow()))
     return _answers(plan.prepared, result, plan.created)
+
+
+def _per_tag(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> hooks.StoredSamples:
+    """Samples sorted by (tag, ts) as tag id → (ts, values)."""
+    starts = np.flatnonzero(np.append(True, tag_ids[1:] != tag_ids[:-1]))
+    ends = np.append(starts[1:], len(ts))
+    return {int(tag_ids[a]): (ts[a:b], values[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
 
 
 _MARK_SQL = text(

@@ -34,6 +34,7 @@ class WriteResult:
     stored_before: frozenset[tuple[int, int]] = frozenset()  # (tag, ts) of the input already stored
     overlapped: bool = False  # some (tag, ts) came more than once in the input
     first_ts: dict[int, int] | None = None  # per tag, the earliest sample stored now
+    numeric: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (tag ids, ts, values) stored now, sorted
 
 
 _ROLLUP_COLUMNS = "(tag_id, bucket, count, sum, min, max, last_ts, last_value)"
@@ -160,7 +161,7 @@ def write(session: Session, columns: Sequence[Column]) -> WriteResult:
         if t < first_ts.get(tag_id, t + 1):
             first_ts[tag_id] = t
     return WriteResult(inserted, total - inserted, frozenset(existing), overlapped=total - inserted > len(existing),
-                       first_ts=first_ts)
+                       first_ts=first_ts, numeric=(tag_ids, ts, values))
 
 
 _ROWS_PER_INSERT = 200  # 600 parameters: below SQLite's historic limit of 999
