@@ -185,6 +185,32 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+DEMO_SHIFTS = [{"name": "早班", "start": "08:00", "end": "16:00", "days": [1, 2, 3, 4, 5, 6, 7],
+                "breaks": [["12:00", "12:45"]]},
+               {"name": "中班", "start": "16:00", "end": "00:00", "days": [1, 2, 3, 4, 5, 6, 7],
+                "breaks": [["20:00", "20:30"]]}]
+
+
+def _seed_operations(session: Session, org_id: int, site_id: int) -> None:
+    """The standard reason tree, the simulators' two-shift calendar and a few alarm rules (once)."""
+    from commonworks.operations.models import AlarmRule, Severity, ShiftCalendar
+    from commonworks.operations.service import install_standard_reasons
+
+    install_standard_reasons(session, org_id)
+    if session.scalar(select(ShiftCalendar.id).where(ShiftCalendar.org_id == org_id)) is None:
+        session.add(ShiftCalendar(org_id=org_id, name="两班制", timezone="Asia/Shanghai", site_id=site_id,
+                                  shifts=DEMO_SHIFTS, exceptions=[]))
+    if session.scalar(select(AlarmRule.id).where(AlarmRule.org_id == org_id)) is None:
+        session.add_all([
+            AlarmRule(org_id=org_id, name="设备故障超过 30 分钟", kind="state_duration", state="down_unplanned",
+                      duration_s=1800, severity=Severity.critical),
+            AlarmRule(org_id=org_id, name="设备无数据", kind="no_data", duration_s=300, severity=Severity.warning),
+            AlarmRule(org_id=org_id, name="报警代码", kind="threshold", tag="alarm_code", limit=0, delay_s=0,
+                      severity=Severity.warning),
+        ])
+    session.flush()
+
+
 def seed_factories(session: Session, directory: Path, platform_url: str) -> list[Path]:
     """Plants, machines, tags and a gateway per demo factory, plus the YAML to run their simulators and
     gateways; returns [simulate.yaml, gateway yaml …]. Credentials are kept in ``directory`` (0600)."""
@@ -209,6 +235,7 @@ def seed_factories(session: Session, directory: Path, platform_url: str) -> list
             line = Line(org_id=org.id, site_id=site.id, name=factory.line)
             session.add(line)
             session.flush()
+        _seed_operations(session, org.id, site.id)
         devices = []
         for m in factory.machines:
             port = _free_port()
