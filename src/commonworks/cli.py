@@ -185,7 +185,8 @@ def ingest_worker(
     import logging
     import signal
 
-    from commonworks.telemetry.mqtt_worker import broker_address, run_worker
+    from commonworks.operations.alarms import install as install_alarms
+    from commonworks.telemetry.mqtt_worker import broker_address, run_worker, tune_gc
 
     settings = _settings()
     broker = url or settings.mqtt_url
@@ -197,6 +198,8 @@ def ingest_worker(
         fail(f"--url: {exc}")
     db = _open(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_alarms()  # alarm rules are evaluated on ingest, here as in the server
+    tune_gc()
 
     async def main() -> None:
         stop = asyncio.Event()

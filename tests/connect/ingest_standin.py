@@ -12,7 +12,8 @@ real platform app come separately.
   and ``start_server()`` brings it back on the same port; ``reject_next`` answers 422 to the
   next N batches.
 * :class:`MqttIngestStandIn` (with :class:`tests.services.Mosquitto`) — a real broker on a loopback port and an
-  ingest worker that subscribes to ``commonworks/ingest/+`` and answers on the ack topic.
+  ingest worker that subscribes to ``commonworks/ingest/+`` and answers on the ack topic (a list answer
+  ``{"acks": [...]}`` with one element when the gateway asks for list answers, as the platform does).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from commonworks.connect.protocol import INGEST_PATH, MQTT_ACK_TOPIC, Ack
+from commonworks.connect.protocol import INGEST_PATH, MQTT_ACK_TOPIC, MQTT_BATCHED_ACKS, Ack, encode_answers
 from tests.services import Mosquitto, free_port  # noqa: F401  (re-exported for the gateway tests)
 
 
@@ -139,6 +140,7 @@ class MqttIngestStandIn(_Ledger):
         self.broker_port = broker_port
         self.token = token
         self.bad_tokens = 0
+        self.answer_messages = 0
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -164,7 +166,11 @@ class MqttIngestStandIn(_Ledger):
                             continue
                         assert isinstance(message.payload, bytes)
                         ack = self.commit(orjson.loads(gzip.decompress(message.payload)))
-                        await client.publish(MQTT_ACK_TOPIC.format(gateway=gateway), ack.to_json(), qos=1)
+                        # as the platform does: list answers for a gateway that asks for them
+                        answer = encode_answers([ack.to_json()])[0] if MQTT_BATCHED_ACKS in properties \
+                            else ack.to_json()
+                        self.answer_messages += 1
+                        await client.publish(MQTT_ACK_TOPIC.format(gateway=gateway), answer, qos=1)
             except aiomqtt.MqttError:
                 self.connected.clear()
                 # A disconnect noticed inside publish() leaves aiomqtt's own future unread (asyncio warns).

@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from commonworks.telemetry.mqtt_worker import run_worker
+from commonworks.telemetry.mqtt_worker import publish_properties, run_worker
 from tests.conftest import make_plant
 
 T0 = 1_767_571_200_000
@@ -48,8 +48,8 @@ class Workers:
 class Gateway:
     """A minimal MQTT gateway: publishes batches with its credential and collects answers."""
 
-    def __init__(self, host: str, port: int, key: str, token: str) -> None:
-        self.key, self.token = key, token
+    def __init__(self, host: str, port: int, key: str, token: str, *, batched_acks: bool = False) -> None:
+        self.key, self.token, self.batched_acks = key, token, batched_acks
         self.answers: queue.Queue[dict] = queue.Queue()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{key}",
                                   protocol=mqtt.MQTTv5)
@@ -61,12 +61,13 @@ class Gateway:
         self.client.subscribe(f"commonworks/ack/{key}", qos=1)
         assert subscribed.wait(10)
 
-    def send(self, batch: dict, *, token: str | None = None, topic_key: str | None = None) -> None:
-        props = Properties(PacketTypes.PUBLISH)
-        props.UserProperty = ("token", token or self.token)
+    def send(self, batch: dict, *, token: str | None = None, topic_key: str | None = None, wait: bool = True):  # type: ignore[no-untyped-def]
+        props = publish_properties(token or self.token, batched_acks=self.batched_acks)
         info = self.client.publish(f"commonworks/ingest/{topic_key or self.key}", gzip.compress(orjson.dumps(batch)),
                                    qos=1, properties=props)
-        info.wait_for_publish(10)
+        if wait:
+            info.wait_for_publish(10)
+        return info
 
     def answer(self) -> dict:
         return self.answers.get(timeout=20)
@@ -133,3 +134,36 @@ def _props(token: str) -> Properties:
     props = Properties(PacketTypes.PUBLISH)
     props.UserProperty = ("token", token)
     return props
+
+
+def test_a_gateway_asking_for_list_answers_gets_its_batches_answered_together(client, tenants, workers,
+                                                                             mqtt_broker) -> None:  # type: ignore[no-untyped-def]
+    plant = make_plant(client, tenants.a.owner, gateway_key="gw-lists")
+    gw = Gateway(*mqtt_broker, key="gw-lists", token=plant.gateway_token, batched_acks=True)
+    try:
+        batches = [{"batch_id": f"l-{i}", "series": [{"tag": "cnc-01.spindle_speed", "ts": [T0 + i * 1000],
+                                                       "v": [float(i)]}]} for i in range(80)]
+        infos = [gw.send(batch, wait=False) for batch in batches]
+        infos.append(gw.send({"batch_id": "l-bad", "series": [{"tag": "cnc-01.spindle_speed", "ts": [T0]}]},
+                             wait=False))
+        infos.append(gw.send({"batch_id": "l-stranger", "series": []}, token="cwg_forged", wait=False))
+        for info in infos:
+            info.wait_for_publish(10)
+        answers: dict[str, dict] = {}
+        messages = 0
+        while len(answers) < 82:
+            message = gw.answer()
+            messages += 1
+            assert set(message) == {"acks"}
+            for answer in message["acks"]:
+                assert answer["batch_id"] not in answers
+                answers[answer["batch_id"]] = answer
+        assert messages < 82  # answered together (each worker answers its share of a micro-batch in one message)
+        assert all(answers[f"l-{i}"]["accepted"] == 1 for i in range(80))
+        assert answers["l-bad"]["error"] == {"code": "validation_error", "field": "series.0",
+                                             "message": "series[0] needs lists ts and v"}
+        assert answers["l-stranger"]["error"]["code"] == "unauthorized"
+        assert client.get(f"/api/v1/gateways/{plant.gateway_id}", headers=tenants.a.owner.headers).json()[
+            "samples_accepted"] == 80
+    finally:
+        gw.close()

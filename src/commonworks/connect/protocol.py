@@ -13,7 +13,15 @@ HTTP: ``POST /api/v1/ingest`` with ``Authorization: Bearer cwg_…`` (the gatewa
 credential) and ``Content-Encoding: gzip``; the 200 answer (:class:`Ack`) comes only after
 the batch is committed. MQTT: the gateway publishes the same bytes with QoS 1 to
 ``commonworks/ingest/<gateway key>`` with user property ``token`` … and the platform
-answers on ``commonworks/ack/<gateway key>`` with the Ack JSON after commit.
+answers on ``commonworks/ack/<gateway key>`` after commit. A gateway that also sends the user
+property ``acks`` = ``batched`` (:data:`MQTT_BATCHED_ACKS`) gets one answer message per
+worker micro-batch carrying the answers to all its batches in it::
+
+    {"acks": [{"batch_id": "gw-hefei-1:000000000042", "accepted": 3, "duplicates": 0, ...},
+              {"batch_id": "gw-hefei-1:000000000043", "error": {"code": …, "message": …, "field": …}}]}
+
+(one element per batch, each exactly the single answer below); a gateway that does not
+(older releases) gets one answer message per batch: the Ack JSON itself.
 Resending a batch is harmless: samples are unique on (tag, ts). A batch the platform
 cannot take is answered ``{"batch_id": …, "error": {"code", "message", "field"}}``; codes in
 :data:`RETRY_LATER_CODES` mean "keep it and try again" (a credential or rate problem), any
@@ -38,6 +46,8 @@ MQTT_SHARED_GROUP = "commonworks-ingest"
 MAX_BATCH_SAMPLES = 100_000
 GATEWAY_TOKEN_PREFIX = "cwg_"
 RETRY_LATER_CODES = frozenset({"unauthorized", "forbidden", "too_many_requests"})
+MQTT_BATCHED_ACKS = ("acks", "batched")  # MQTT 5 user property: "answer my batches in lists"
+MQTT_MAX_ANSWER_BYTES = 256 * 1024  # a list answer larger than this is split into several messages
 
 
 def encode_batch(batch_id: str, samples: Sequence[Sample], *, compress: bool = True) -> bytes:
@@ -81,7 +91,43 @@ class Ack:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Ack:
-        doc = orjson.loads(data)
+        return cls.from_doc(orjson.loads(data))
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Ack:
         return cls(batch_id=doc["batch_id"], accepted=doc.get("accepted", 0), duplicates=doc.get("duplicates", 0),
                    rejected=[Rejected(**r) for r in doc.get("rejected", [])],
                    created_tags=list(doc.get("created_tags", [])))
+
+
+def encode_answers(answers: Sequence[bytes]) -> list[bytes]:
+    """MQTT list answers ``{"acks": [...]}`` for single answers (JSON each), split to stay below
+    :data:`MQTT_MAX_ANSWER_BYTES` per message (a single larger answer travels alone)."""
+    messages: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for answer in answers:
+        if chunk and size + len(answer) + 1 > MQTT_MAX_ANSWER_BYTES:
+            messages.append(b'{"acks":[' + b",".join(chunk) + b"]}")
+            chunk, size = [], 0
+        chunk.append(answer)
+        size += len(answer) + 1
+    if chunk:
+        messages.append(b'{"acks":[' + b",".join(chunk) + b"]}")
+    return messages
+
+
+def decode_answers(payload: bytes | str) -> list[dict[str, Any]]:
+    """The single answers in an MQTT answer message: a list answer or one single answer.
+
+    Raises ValueError (orjson.JSONDecodeError is one) when it is neither.
+    """
+    doc = orjson.loads(payload)
+    if not isinstance(doc, dict):
+        raise ValueError("an answer is a JSON object")
+    if "acks" in doc:
+        acks = doc["acks"]
+        if not isinstance(acks, list) or not all(isinstance(a, dict) for a in acks):
+            raise ValueError("acks must be a list of answer objects")
+        return acks
+    return [doc]

@@ -29,7 +29,15 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from commonworks.connect.base import Backoff
-from commonworks.connect.protocol import INGEST_PATH, MQTT_ACK_TOPIC, MQTT_INGEST_TOPIC, RETRY_LATER_CODES, Ack
+from commonworks.connect.protocol import (
+    INGEST_PATH,
+    MQTT_ACK_TOPIC,
+    MQTT_BATCHED_ACKS,
+    MQTT_INGEST_TOPIC,
+    RETRY_LATER_CODES,
+    Ack,
+    decode_answers,
+)
 
 log = logging.getLogger("commonworks.connect.transport")
 
@@ -165,8 +173,11 @@ class MqttTransport:
     connection fails the batches waiting for acks (they are resent — harmless, since the
     platform deduplicates on (tag, ts)).
 
-    An answer with an ``"error"`` object (see :mod:`commonworks.connect.protocol`) rejects the
-    batch like an HTTP 4xx — except a credential problem, which keeps it queued like a 401.
+    The gateway asks for list answers (user property ``acks`` = ``batched``): the platform
+    then answers all of this gateway's batches in one of its micro-batches with one message
+    ``{"acks": [...]}``; a single answer (an older platform) is understood as well. An answer
+    with an ``"error"`` object (see :mod:`commonworks.connect.protocol`) rejects the batch like
+    an HTTP 4xx — except a credential problem, which keeps it queued like a 401.
     """
 
     kind = "mqtt"
@@ -202,7 +213,7 @@ class MqttTransport:
         from paho.mqtt.properties import Properties
 
         self._properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        self._properties.UserProperty = [("token", self.token)]
+        self._properties.UserProperty = [("token", self.token), MQTT_BATCHED_ACKS]
         self._connected = asyncio.Event()
         self._task = asyncio.create_task(self._keep_connected(), name="mqtt-transport")
 
@@ -253,10 +264,17 @@ class MqttTransport:
 
     def _on_ack(self, payload: Any) -> None:
         try:
-            doc = orjson.loads(payload)
-            batch_id = doc["batch_id"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            answers = decode_answers(payload)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
             log.warning("ignoring a message on %s that is not an Ack", self.ack_topic)
+            return
+        for doc in answers:
+            self._on_answer(doc)
+
+    def _on_answer(self, doc: dict[str, Any]) -> None:
+        batch_id = doc.get("batch_id")
+        if not isinstance(batch_id, str):
+            log.warning("ignoring an answer on %s without a batch_id: %s", self.ack_topic, str(doc)[:300])
             return
         future = self._pending.get(batch_id)
         if future is None or future.done():
@@ -272,7 +290,7 @@ class MqttTransport:
                 future.set_exception(BatchRejected(message))
             return
         try:
-            future.set_result(Ack.from_json(payload))
+            future.set_result(Ack.from_doc(doc))
         except (KeyError, TypeError, ValueError) as exc:
             future.set_exception(TransportError(f"malformed Ack: {exc}"))
 

@@ -2,45 +2,57 @@
 
 Workers subscribe with a shared subscription (``$share/commonworks-ingest/commonworks/ingest/+``)
 so the broker splits the load: more workers, more throughput; a worker that dies loses
-nothing, since a gateway keeps a batch until it receives the Ack. Messages are taken in
-micro-batches (up to ``max_messages`` or ``max_delay`` seconds): the batches of one gateway
-in a micro-batch share one storage write and one commit, and only after that commit each
-gets its Ack on ``commonworks/ack/<gateway>`` — or an error answer naming what is wrong.
+nothing, since a gateway keeps a batch until it receives the answer. Messages are taken in
+micro-batches (up to ``max_messages``, or once the oldest waiting message is ``max_delay``
+seconds old): the batches of one gateway in a micro-batch share one storage write and one
+commit, and only after that commit are they answered on ``commonworks/ack/<gateway>`` — an
+Ack, or an error naming what is wrong. A gateway that asks for list answers (user property
+``acks`` = ``batched``, see :mod:`commonworks.connect.protocol`) gets one message per
+micro-batch with all its answers; others get one message per batch.
 
-The credential travels as the MQTT 5 user property ``token``; the gateway key in the
-topic must be the credential's own.
+Receiving is done by :mod:`commonworks.telemetry.mqtt_client` in the event loop while the
+previous micro-batch is stored in a thread, so the two overlap. The credential travels as
+the MQTT 5 user property ``token``; the gateway key in the topic must be the credential's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-import aiomqtt
 import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from commonworks.connect.protocol import MQTT_ACK_TOPIC, MQTT_INGEST_TOPIC, MQTT_SHARED_GROUP
+from commonworks.connect.protocol import (
+    MQTT_ACK_TOPIC,
+    MQTT_BATCHED_ACKS,
+    MQTT_INGEST_TOPIC,
+    MQTT_SHARED_GROUP,
+    encode_answers,
+)
 from commonworks.core.database import Database
 from commonworks.core.errors import AppError
 from commonworks.telemetry import ingest as ingest_mod
 from commonworks.telemetry import service
+from commonworks.telemetry.mqtt_client import ConnectionRefused, ProtocolError, WorkerConnection, open_connection
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)
 class Incoming:
     gateway_key: str
     token: str | None
     payload: bytes
+    batched_acks: bool = False  # the gateway takes its answers in lists
 
 
 def broker_address(url: str) -> tuple[str, int]:
@@ -50,53 +62,94 @@ def broker_address(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or 1883
 
 
-def _token_of(message: aiomqtt.Message) -> str | None:
-    props = message.properties
-    for key, value in getattr(props, "UserProperty", None) or []:
-        if key == "token":
-            return value
-    return None
-
-
 def _error(batch_id: str | None, code: str, message: str, field: str | None = None) -> bytes:
     return orjson.dumps({"batch_id": batch_id, "error": {"code": code, "message": message, "field": field}})
 
 
-def _batch_id(payload: bytes) -> str | None:
-    try:
-        doc = ingest_mod.decode_body(payload, None)
-    except ingest_mod.BatchError:
-        return None
+def _batch_id_of(doc: dict[str, Any]) -> str | None:
     value = doc.get("batch_id")
     return value if isinstance(value, str) else None
 
 
 def process(db: Database, items: list[Incoming]) -> list[tuple[str, bytes]]:
-    """Store a micro-batch; return (gateway key, answer) for every message, in order."""
-    answers: list[tuple[str, bytes] | None] = [None] * len(items)
+    """Store a micro-batch; return the answer messages to publish as (gateway key, payload).
+
+    Each gateway that takes list answers gets one message (more only when very large) with
+    the answers to all its batches, in arrival order; any other gateway one message per batch.
+    A batch whose gateway's write failed (the database is unavailable) gets no answer: the
+    gateway sends it again.
+    """
+    answers: list[bytes | None] = [None] * len(items)
     groups: dict[tuple[str, str | None], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for i, item in enumerate(items):
         try:
             doc = ingest_mod.decode_body(item.payload, None)
         except ingest_mod.BatchError as exc:
-            answers[i] = (item.gateway_key, _error(None, "validation_error", str(exc), exc.field))
+            answers[i] = _error(None, "validation_error", str(exc), exc.field)
             continue
         groups[(item.gateway_key, item.token)].append((i, doc))
+    failed: list[tuple[str, Exception]] = []
     for (gateway_key, token), entries in groups.items():
         try:
             results = service.ingest_committed(db, token, [doc for _, doc in entries], gateway_key=gateway_key)
         except AppError as exc:
             for i, doc in entries:
-                batch_id = doc.get("batch_id") if isinstance(doc.get("batch_id"), str) else None
-                answers[i] = (gateway_key, _error(batch_id, exc.code, exc.message, exc.field))
+                answers[i] = _error(_batch_id_of(doc), exc.code, exc.message, exc.field)
+            continue
+        except Exception as exc:  # nothing of this gateway was committed and nothing is answered: it resends
+            failed.append((gateway_key, exc))
             continue
         for (i, doc), result in zip(entries, results, strict=True):
             if isinstance(result, ingest_mod.BatchError):
-                batch_id = doc.get("batch_id") if isinstance(doc.get("batch_id"), str) else None
-                answers[i] = (gateway_key, _error(batch_id, "validation_error", str(result), result.field))
+                answers[i] = _error(_batch_id_of(doc), "validation_error", str(result), result.field)
             else:
-                answers[i] = (gateway_key, result.model_dump_json().encode())
-    return [a for a in answers if a is not None]
+                answers[i] = result.model_dump_json().encode()
+    if failed:
+        gateway_key, exc = failed[0]
+        log.error("could not store the batches of %d gateway(s) (e.g. %s: %s: %s); they will resend them",
+                  len(failed), gateway_key, type(exc).__name__, exc, exc_info=exc)
+    out: list[tuple[str, bytes]] = []
+    lists: dict[str, list[bytes]] = {}
+    for item, answer in zip(items, answers, strict=True):
+        if answer is None:
+            continue
+        if item.batched_acks:
+            lists.setdefault(item.gateway_key, []).append(answer)
+        else:
+            out.append((item.gateway_key, answer))
+    for gateway_key, parts in lists.items():
+        out.extend((gateway_key, message) for message in encode_answers(parts))
+    return out
+
+
+class _Inbox:
+    """Messages received and not yet taken for storing; pauses reading when too many wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.items: list[Incoming] = []
+        self.limit = limit
+        self.oldest = 0.0  # loop time when the oldest waiting message arrived
+        self.arrived = asyncio.Event()
+        self.connection: WorkerConnection | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def deliver(self, topic: bytes, token: str | None, batched: bool, payload: bytes) -> None:
+        items = self.items
+        if not items:
+            self.oldest = self._loop.time()
+            self.arrived.set()
+        items.append(Incoming(topic.rpartition(b"/")[2].decode(errors="replace"), token, payload, batched))
+        if len(items) >= self.limit and self.connection is not None:
+            self.connection.pause()
+
+    def take(self, count: int) -> list[Incoming]:
+        taken, self.items = self.items[:count], self.items[count:]
+        if not self.items:
+            self.arrived.clear()
+        # else: ``oldest`` stays as it was, so the rest (waiting since then or later) is due at once
+        if self.connection is not None and len(self.items) < self.limit:
+            self.connection.resume()
+        return taken
 
 
 async def run_worker(db: Database, url: str, stop: asyncio.Event, *, max_messages: int = 2000,
@@ -104,75 +157,110 @@ async def run_worker(db: Database, url: str, stop: asyncio.Event, *, max_message
                      ready: asyncio.Event | None = None) -> None:
     """Consume ingest messages until ``stop``; reconnect with back-off when the broker goes away."""
     host, port = broker_address(url)
+    parts = urlsplit(url)
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
     subscription = f"$share/{MQTT_SHARED_GROUP}/" + MQTT_INGEST_TOPIC.format(gateway="+")
+    identifier = client_id or f"cw-ingest-{uuid.uuid4().hex[:8]}"
+    inbox = _Inbox(limit=4 * max_messages)
+    storer = asyncio.create_task(_store(db, inbox, stop, max_messages, max_delay), name="ingest-store")
+    stopping = asyncio.create_task(stop.wait())
     delay = 0.5
-    while not stop.is_set():
-        try:
-            async with aiomqtt.Client(host, port, identifier=client_id or f"cw-ingest-{uuid.uuid4().hex[:8]}",
-                                      protocol=aiomqtt.ProtocolVersion.V5, max_queued_incoming_messages=0,
-                                      max_inflight_messages=1000) as client:
-                await client.subscribe(subscription, qos=1)
-                log.info("ingest worker subscribed to %s on %s:%s", subscription, host, port)
-                delay = 0.5
-                if ready is not None:
-                    ready.set()
-                await _consume(db, client, stop, max_messages, max_delay)
-        except aiomqtt.MqttError as exc:
-            if stop.is_set():
-                break
-            log.warning("broker %s:%s unavailable (%s); retrying in %.1f s", host, port, exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            delay = min(delay * 2, 30.0)
-
-
-async def _consume(db: Database, client: aiomqtt.Client, stop: asyncio.Event, max_messages: int,
-                   max_delay: float) -> None:
-    queue: asyncio.Queue[Incoming] = asyncio.Queue()
-
-    async def receive() -> None:
-        async for message in client.messages:
-            topic = str(message.topic)
-            queue.put_nowait(Incoming(gateway_key=topic.rsplit("/", 1)[-1], token=_token_of(message),
-                                      payload=bytes(message.payload)))  # type: ignore[arg-type]
-
-    receiver = asyncio.create_task(receive())
-    stopper = asyncio.create_task(stop.wait())
     try:
-        while not stop.is_set():
-            getter = asyncio.create_task(queue.get())
-            done, _ = await asyncio.wait({getter, stopper, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                getter.cancel()
-                receiver.result()  # re-raises the broker error
-                return
-            if getter not in done:
-                getter.cancel()
-                return
-            items = [getter.result()]
-            deadline = asyncio.get_running_loop().time() + max_delay
-            while len(items) < max_messages:
+        while not stop.is_set() and not storer.done():
+            try:
+                connection = await open_connection(host, port, identifier, inbox.deliver, username=username,
+                                                   password=password)
                 try:
-                    items.append(queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    remaining = deadline - asyncio.get_running_loop().time()
-                    if remaining <= 0:
-                        break
-                    await asyncio.sleep(min(remaining, 0.005))
+                    await connection.subscribe(subscription, qos=1)
+                except BaseException:
+                    connection.abort()
+                    raise
+            except (OSError, TimeoutError, ConnectionRefused, ProtocolError) as exc:
+                log.warning("broker %s:%s unavailable (%s); retrying in %.1f s", host, port, exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            log.info("ingest worker subscribed to %s on %s:%s", subscription, host, port)
+            delay = 0.5
+            inbox.connection = connection
+            if ready is not None:
+                ready.set()
+            await asyncio.wait({connection.closed, stopping, storer}, return_when=asyncio.FIRST_COMPLETED)
+            if not connection.closed.done():
+                break  # stopping: the storer answers what it has, then we disconnect
+            inbox.connection = None
+            if not stop.is_set():
+                log.warning("lost the broker %s:%s; reconnecting", host, port)
+        with contextlib.suppress(asyncio.CancelledError):
+            await storer  # finishes the micro-batch in hand and answers it
+        connection = inbox.connection
+        if connection is not None:
+            for _ in range(100):  # up to 2 s for the broker to take the last answers
+                if not connection.pending_answers or connection.closed.done():
+                    break
+                await asyncio.sleep(0.02)
+            await connection.disconnect()
+    finally:
+        stopping.cancel()
+        if not storer.done():
+            storer.cancel()
+        if inbox.connection is not None:
+            inbox.connection.abort()
+
+
+async def _store(db: Database, inbox: _Inbox, stop: asyncio.Event, max_messages: int, max_delay: float) -> None:
+    """Take micro-batches from the inbox, store each in a thread, publish the answers; until ``stop``."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        while True:
+            if not inbox.items:
+                arrived = asyncio.create_task(inbox.arrived.wait())
+                await asyncio.wait({arrived, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                arrived.cancel()
+                if stop.is_set():
+                    return
+            while len(inbox.items) < max_messages and not stop.is_set():
+                remaining = inbox.oldest + max_delay - loop.time()
+                if remaining <= 0:
+                    break
+                await asyncio.sleep(min(remaining, 0.005))
+            items = inbox.take(max_messages)
             try:
                 answers = await asyncio.to_thread(process, db, items)
             except Exception:  # nothing was committed and nothing is answered: the gateways resend
                 log.exception("could not store %d messages; their gateways will resend them", len(items))
                 continue
-            for gateway_key, answer in answers:
-                await client.publish(MQTT_ACK_TOPIC.format(gateway=gateway_key), answer, qos=1)
+            connection = inbox.connection
+            if connection is None or connection.closed.done():
+                log.warning("no broker connection for %d answers; their gateways will resend", len(answers))
+            else:
+                for gateway_key, answer in answers:
+                    connection.publish(MQTT_ACK_TOPIC.format(gateway=gateway_key), answer)  # never raises
+            if stop.is_set():
+                return
     finally:
-        receiver.cancel()
-        stopper.cancel()
+        stopping.cancel()
 
 
-def publish_properties(token: str) -> Properties:
+def tune_gc() -> None:
+    """Garbage-collector settings for a worker process (call once, after start-up).
+
+    A micro-batch of small messages allocates tens of thousands of short-lived dicts and
+    lists, and with the default thresholds the collector ran so often, rescanning the
+    long-lived start-up objects (SQLAlchemy, pydantic) each time, that it took about a
+    third of the storing time. Start-up objects are frozen out of collections and the
+    youngest generation is collected every 50,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def publish_properties(token: str, *, batched_acks: bool = True) -> Properties:
     """MQTT 5 PUBLISH properties carrying a gateway credential (for gateways and tests)."""
-    props = Properties(PacketTypes.PUBLISH)
-    props.UserProperty = ("token", token)
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.UserProperty = [("token", token), MQTT_BATCHED_ACKS] if batched_acks else [("token", token)]
     return props
