@@ -254,3 +254,15 @@ def test_concurrent_writers_of_a_new_day_both_succeed(client, tenants, plant, db
     assert all(getattr(r, "accepted", None) is not None for r in results), results
     stored = series(client, tenants.a.viewer, plant.tags["spindle_speed"], day, day + MIN, "raw")["points"]
     assert len(stored) == len({day + n * 1000 + i for n in range(4) for i in range(500)})
+
+
+def test_a_batch_spanning_stored_data_finds_exactly_its_own_duplicates(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]
+    """A backlog sent together with live data spans hours of stored samples: only the batch's own
+    keys count — one duplicate, one new sample, whatever lies between (both backends)."""
+    stored = [(T0 + i * S, float(i)) for i in range(1_000)]
+    assert send(client, plant, spindle("live", stored)).json()["accepted"] == 1_000
+    mixed = spindle("backlog+live", [(T0 - 60 * S, 1.0), (T0 + 999 * S, 999.0), (T0 + 5_000 * S, 5.0)])
+    ack = send(client, plant, mixed).json()
+    assert (ack["accepted"], ack["duplicates"]) == (2, 1)
+    raw = series(client, tenants.a.viewer, plant.tags["spindle_speed"], T0 - MIN, T0 + 6_000 * S, "raw")
+    assert len(raw["points"]) == 1_002

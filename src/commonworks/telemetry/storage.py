@@ -124,8 +124,9 @@ def write(session: Session, columns: Sequence[Column]) -> WriteResult:
     hi = max(int(c.ts[-1]) for c in columns)
     if postgres:
         ensure_partitions(session, lo, hi)
-    existing = _existing(cur, [c.tag_id for c in columns], lo, hi, postgres=postgres)
     tag_ids, ts, values = _concat(columns)
+    text_keys = [(c.tag_id, t) for c in columns if c.texts is not None for t in c.ts.tolist()]
+    existing = _existing(cur, tag_ids, ts, text_keys, lo, hi, total, postgres=postgres)
     if existing and len(ts):
         keep = np.fromiter(((t, x) not in existing for t, x in zip(tag_ids.tolist(), ts.tolist(), strict=True)),
                            dtype=bool, count=len(ts))
@@ -225,18 +226,49 @@ def copy_buffer(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray,
     return b"".join(parts)
 
 
-def _existing(cur, tag_ids: Sequence[int], lo: int, hi: int, *, postgres: bool) -> set[tuple[int, int]]:  # type: ignore[no-untyped-def]
-    """(tag, ts) pairs already stored among the given tags in [lo, hi] — usually none."""
-    ids = sorted(set(tag_ids))
+def _existing(cur, tag_ids: np.ndarray, ts: np.ndarray, text_keys: list[tuple[int, int]], lo: int, hi: int,  # type: ignore[no-untyped-def]
+              total: int, *, postgres: bool) -> set[tuple[int, int]]:
+    """(tag, ts) pairs of the input already stored — usually none.
+
+    One count over the input's tags and time span decides how to look: nothing there (new
+    data, the common case) → done; a few rows → read the span; many (a backlog written
+    together with live data spans hours of stored samples) → look up the input's own keys,
+    so the cost follows the input, not what happens to be stored in between.
+    """
+    ids = sorted({*tag_ids.tolist(), *(k[0] for k in text_keys)})
+    if not ids:
+        return set()
     if postgres:
-        cur.execute("SELECT tag_id, ts FROM samples WHERE tag_id = ANY(%s) AND ts BETWEEN %s AND %s", (ids, lo, hi))
+        cur.execute("SELECT count(*) FROM samples WHERE tag_id = ANY(%s) AND ts BETWEEN %s AND %s", (ids, lo, hi))
+        stored = cur.fetchone()[0]
+    else:
+        stored = sum(cur.execute(f"SELECT count(*) FROM samples WHERE tag_id IN ({','.join('?' * len(chunk))}) "
+                                 "AND ts BETWEEN ? AND ?", (*chunk, lo, hi)).fetchone()[0]
+                     for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)))
+    if stored == 0:
+        return set()
+    keys = list(zip(tag_ids.tolist(), ts.tolist(), strict=True)) + text_keys
+    if stored <= 4 * total:
+        if postgres:
+            cur.execute("SELECT tag_id, ts FROM samples WHERE tag_id = ANY(%s) AND ts BETWEEN %s AND %s", (ids, lo, hi))
+            found = set(cur.fetchall())
+        else:
+            found = set()
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                found.update(cur.execute(f"SELECT tag_id, ts FROM samples WHERE tag_id IN "
+                                         f"({','.join('?' * len(chunk))}) AND ts BETWEEN ? AND ?", (*chunk, lo, hi)))
+        return found & set(keys)  # only the input's own keys: the counts of duplicates rely on it
+    if postgres:
+        cur.execute("SELECT s.tag_id, s.ts FROM samples s JOIN unnest(%s::int4[], %s::int8[]) AS k(tag_id, ts) "
+                    "ON s.tag_id = k.tag_id AND s.ts = k.ts", ([k[0] for k in keys], [k[1] for k in keys]))
         return {(t, x) for t, x in cur.fetchall()}
     found: set[tuple[int, int]] = set()
-    for i in range(0, len(ids), 900):
-        chunk = ids[i:i + 900]
-        marks = ",".join("?" * len(chunk))
-        found.update(cur.execute(f"SELECT tag_id, ts FROM samples WHERE tag_id IN ({marks}) AND ts BETWEEN ? AND ?",
-                                 (*chunk, lo, hi)))
+    for i in range(0, len(keys), 400):
+        chunk = keys[i:i + 400]
+        values = ",".join(["(?, ?)"] * len(chunk))
+        found.update(cur.execute(f"SELECT tag_id, ts FROM samples WHERE (tag_id, ts) IN (VALUES {values})",
+                                 [x for key in chunk for x in key]))
     return found
 
 
