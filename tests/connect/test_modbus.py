@@ -401,3 +401,30 @@ def test_imm_simulator_serves_its_documented_register_map() -> None:
                 await task
 
     run(scenario())
+
+
+def test_polls_in_the_same_millisecond_keep_distinct_timestamps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two responses of one block within a millisecond must not share (tag, ts): the platform keeps one
+    sample per (tag, ts), so the second would be lost. The clock is frozen to force it."""
+    import commonworks.connect.modbus as modbus
+
+    monkeypatch.setattr(modbus, "now_ms", lambda: 1_795_000_000_000)
+
+    async def scenario() -> None:
+        port = free_port()
+        server = RegisterServer(port, HOLDING)
+        await server.start()
+        emit = Recorder()
+        connector = make_connector(port, emit)
+        stop = asyncio.Event()
+        task = asyncio.create_task(connector.run(stop))
+        try:
+            await wait_until(lambda: all(p.reads >= 5 for p in connector.pollers), what="five polls of every block")
+        finally:
+            stop.set()
+            await task
+            await server.stop()
+        stamps = [s.ts for s in emit.samples if s.tag == "m.temp"]
+        assert len(stamps) >= 5 and stamps == sorted(set(stamps))  # strictly increasing: none shared
+
+    run(scenario())

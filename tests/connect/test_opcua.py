@@ -273,3 +273,13 @@ def test_browse_lists_the_simulator_variables_and_the_tag_map_loads_back(cnc_sim
 
     run(scenario())
 
+
+
+def test_docstring_examples_hold() -> None:
+    """The worked examples in the module (queue sizes per publishing/sampling interval among them)."""
+    import doctest
+
+    import commonworks.connect.opcua as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 1 and result.failed == 0

@@ -5,11 +5,13 @@ discrete inputs; tag types int16, uint16, int32, uint32, float32 and bool (a coi
 register); word and byte order per tag; ``value = raw * scale + offset``. Each configured block is read with ONE
 request per interval however many tags it carries (adjacent registers cost one round trip), and every tag of the block
 is decoded from that response by decoders compiled once at start-up. Every poll is emitted (the platform dedupes on
-(tag, ts)); the timestamp is the time the response arrived. An exception response or I/O error on one block is
-counted, logged once until the block recovers, marks that block's tags stale and never stops the other blocks; a lost
-connection ends the session so the base class marks the device unavailable and reconnects with back-off. Not
-supported: Modbus RTU/ASCII or RTU-over-TCP, writes, 64-bit and string types, per-tag deadbands, more than one unit
-id per device entry (add a device entry per unit).
+(tag, ts)); the timestamp is the time the response arrived, kept strictly increasing per block: a poll that runs late
+is followed at once by the next, and two responses within one millisecond must not share a (tag, ts), or the platform
+would keep only one of them. An exception response or I/O error on one block is counted, logged once until the block
+recovers, marks that block's tags stale and never stops the other blocks; a lost connection ends the session so the
+base class marks the device unavailable and reconnects with back-off. Not supported: Modbus RTU/ASCII or RTU-over-TCP,
+writes, 64-bit and string types, per-tag deadbands, more than one unit id per device entry (add a device entry per
+unit).
 """
 
 from __future__ import annotations
@@ -274,6 +276,7 @@ class BlockPoller:
     decoders: list[tuple[str, int, Decoder]]  # (tag key, index in the block, decoder)
     reads: int = 0
     errors: int = 0
+    last_ts: int = 0  # timestamp of the last successful read (epoch ms)
     failing: bool = False
     last_error: str | None = None
     keys: list[str] = field(default_factory=list)
@@ -370,6 +373,9 @@ class ModbusConnector(Connector):
         if len(values) < block.count:
             self._block_failed(poller, f"short response: {len(values)} of {block.count}")
             return
+        if ts <= poller.last_ts:  # a second response within the same millisecond (or the clock stepped back)
+            ts = poller.last_ts + 1
+        poller.last_ts = ts
         poller.reads += 1
         if poller.failing:
             poller.failing = False

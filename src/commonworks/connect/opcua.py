@@ -2,7 +2,7 @@
 
 Supported: ``opc.tcp`` endpoints through asyncua, SecurityPolicy None with anonymous or username/password login;
 one subscription per session with a monitored item per node (its own sampling interval, a queue long enough for
-the publishing interval); node ids as ``ns=2;s=…``, ``ns=2;i=…``, ``g=``/``b=`` forms or ``nsu=<namespace uri>;…``
+several publishing intervals); node ids as ``ns=2;s=…``, ``ns=2;i=…``, ``g=``/``b=`` forms or ``nsu=<namespace uri>;…``
 (resolved against the server's namespace array on every connect, so a server that renumbers its namespaces keeps
 working). Values: numbers, booleans, strings; LocalizedText and QualifiedName become their text, enumerations their
 integer, DateTime an ISO-8601 string; a Bad status becomes a stale marker. Timestamps: the source timestamp, else the
@@ -42,6 +42,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _MAX_PER_PUBLISH = 10_000
 _QUEUE_SIZE = 10 * _MAX_PER_PUBLISH
+_QUEUED_PUBLISHES = 4  # a monitored item's server-side queue holds this many publishing intervals of samples
+_MAX_QUEUE = 100
 
 
 def parse_node_id(text: str) -> ua.NodeId:
@@ -160,6 +162,21 @@ def timestamp_ms(dv: ua.DataValue | None) -> int:
     return now_ms()
 
 
+def _queue_size(publishing_ms: int, sampling_ms: int) -> int:
+    """Server-side queue per monitored item: the samples of ``_QUEUED_PUBLISHES`` publishing intervals.
+
+    With a queue of one sample per publishing interval, any jitter (two samples before one publish, a publish
+    response sent late because the client was busy) makes the server discard a sample; a few intervals of headroom
+    cost the server a few values per item and lose nothing.
+
+    >>> _queue_size(100, 100), _queue_size(1000, 100), _queue_size(100, 1000), _queue_size(1000, 0)
+    (4, 40, 4, 100)
+    """
+    if sampling_ms <= 0:  # as fast as the server samples: the rate is unknown
+        return _MAX_QUEUE
+    return min(_MAX_QUEUE, _QUEUED_PUBLISHES * max(1, math.ceil(publishing_ms / sampling_ms)))
+
+
 # --- the connector -------------------------------------------------------------------------------------------------
 
 class OpcUaConnector(Connector):
@@ -270,8 +287,7 @@ class OpcUaConnector(Connector):
             by_interval.setdefault(ms, []).append(nid)
         self.subscribed = 0
         for ms, nids in by_interval.items():
-            # Sampling faster than publishing needs a queue, or the server keeps only the newest value.
-            queue = min(100, max(1, math.ceil(cfg.publishing_interval_ms / ms))) if ms > 0 else 10
+            queue = _queue_size(cfg.publishing_interval_ms, ms)
             results = await subscription.subscribe_data_change([client.get_node(n) for n in nids],
                                                                sampling_interval=float(ms), queuesize=queue)
             for nid, result in zip(nids, results, strict=True):
