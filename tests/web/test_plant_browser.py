@@ -223,7 +223,7 @@ def test_machine_shows_live_values_and_trend(server: Server, story: dict) -> Non
     expect(page.get_by_text("时间（Asia/Shanghai）")).to_be_visible()
     expect(page.get_by_test_id("resolution")).to_have_text("分辨率：原始数据")
     expect(page.get_by_test_id("point-count")).to_have_text("60 个数据点")
-    expect(page.locator(".nicegui-echart canvas")).to_have_count(1)
+    expect(page.get_by_test_id("trend-chart").locator("canvas")).to_have_count(1)
     _wait_chart(page, 60)
     page.screenshot(path=ARTIFACTS / "machine-zh.png", full_page=True)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nicegui import app, ui
+from nicegui import app, run, ui
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,8 @@ from commonworks.web import layout
 from commonworks.web.layout import N_, Translate
 
 USER_KEY = "user_id"
+BADGES_KEY = "badges"
+BADGE_REFRESH_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,31 @@ def shell(title: str, active: str) -> tuple[Viewer, str, Translate] | None:
     viewer = current_viewer()
     if viewer is None:
         return None
+    from commonworks.web.ops_data import open_alarm_count  # the data layer imports this module
+
     lang, _ = language()
     layout.page_setup(_(title), lang)
-    layout.frame(_, lang=lang, org_name=viewer.org_name(lang), user_name=viewer.user_name, active=active,
-                 on_logout=logout)
+    badges = layout.frame(_, lang=lang, org_name=viewer.org_name(lang), user_name=viewer.user_name, active=active,
+                          on_logout=logout, open_alarms=open_alarm_count(viewer.user_id))
+    app.storage.client[BADGES_KEY] = badges
+
+    async def refresh_badges() -> None:
+        try:
+            count = await run.io_bound(open_alarm_count, viewer.user_id)
+        except SignedOut:
+            return  # the page's own refresh sends the user to the login
+        if count is not None:
+            badges.set("alarms", count)
+
+    ui.timer(BADGE_REFRESH_S, refresh_badges)
     return viewer, lang, _
+
+
+def set_alarm_badges(count: int) -> None:
+    """Show a new open-alarm count in this page's header and navigation at once (e.g. after acknowledging)."""
+    badges = app.storage.client.get(BADGES_KEY)
+    if isinstance(badges, layout.Badges):
+        badges.set("alarms", count)
 
 
 # ---------------------------------------------------------------- building blocks
@@ -198,6 +220,13 @@ def confirm(_: Translate, title: str, message: str, action: str, on_confirm: Any
             ui.button(action, on_click=agree).props("unelevated no-caps color=negative")
     dialog.on("hide", dialog.delete)
     dialog.open()
+
+
+def paginate_in(_: Translate, table: ui.table) -> ui.table:
+    """Quasar's pagination words ("Records per page", "1-10 of 30") in the page's language."""
+    table.props["rows-per-page-label"] = _("Rows per page")
+    table.props[":pagination-label"] = "(first, end, total) => `${first}–${end} / ${total}`"
+    return table
 
 
 # ---------------------------------------------------------------- messages for errors

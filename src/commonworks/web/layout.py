@@ -38,6 +38,7 @@ class NavItem:
     icon: str
     path: str | None = None  # None: a group of pages, or a capability with no page yet
     children: tuple[NavItem, ...] = ()
+    badge: str | None = None  # the name of a count shown next to the label (see :class:`Badges`)
 
     @property
     def coming_soon(self) -> bool:
@@ -59,12 +60,38 @@ CAPABILITIES = (
     NavItem(N_("Telemetry"), "sensors", children=(
         NavItem(N_("Machine monitoring"), "monitor_heart", "/machines"),
     )),
-    NavItem(N_("Operations"), "precision_manufacturing"),
+    NavItem(N_("Operations"), "precision_manufacturing", children=(
+        NavItem(N_("Plant overview"), "dashboard", "/operations"),
+        NavItem(N_("Downtime Pareto"), "bar_chart", "/operations/pareto"),
+        NavItem(N_("Alarms"), "notifications_active", "/alarms", badge="alarms"),
+    )),
     NavItem(N_("Network"), "handshake"),
     NavItem(N_("Pooling"), "shopping_cart"),
     NavItem(N_("Growth"), "trending_up"),
     NavItem(N_("Region"), "map"),
 )
+
+
+def active_path(active: str) -> str | None:
+    """The navigation entry a page belongs to: the longest path it is under (``/operations/pareto``
+    is the Pareto's, not the overview's)."""
+    paths = [i.path for top in (HOME, *CAPABILITIES) for i in (top, *top.children) if i.path and i.matches(active)]
+    return max(paths, key=len) if paths else None
+
+
+class Badges:
+    """Counts next to navigation entries and in the header (open alarms), updated in place."""
+
+    def __init__(self) -> None:
+        self._elements: dict[str, list[ui.badge]] = {}
+
+    def add(self, name: str, badge: ui.badge) -> None:
+        self._elements.setdefault(name, []).append(badge)
+
+    def set(self, name: str, count: int) -> None:
+        for badge in self._elements.get(name, []):
+            badge.set_text(str(count) if count < 100 else "99+")
+            badge.set_visibility(count > 0)
 
 
 def current_language(default: str) -> str:
@@ -101,8 +128,9 @@ def language_switch(lang: str, *, on_dark: bool = False) -> ui.toggle:
 
 
 def frame(_: Translate, *, lang: str, org_name: str, user_name: str, active: str,
-          on_logout: Callable[[], None]) -> None:
-    """The header and the navigation drawer of a signed-in page."""
+          on_logout: Callable[[], None], open_alarms: int = 0) -> Badges:
+    """The header and the navigation drawer of a signed-in page; returns its badges (open alarms)."""
+    badges = Badges()
     with ui.header().classes("items-center gap-3 px-4 py-2 no-wrap").style(f"background-color: {HEADER_BG}"):
         menu = ui.button(icon="menu").props("flat round dense color=white")
         ui.icon("hub", size="28px").classes("text-blue-3")
@@ -116,25 +144,33 @@ def frame(_: Translate, *, lang: str, org_name: str, user_name: str, active: str
             ui.separator().props("vertical dark").classes("mx-2")
             ui.icon("account_circle", size="20px").classes("text-blue-2")
             ui.label(user_name).classes("text-sm")
+        with ui.button(icon="notifications", on_click=lambda: ui.navigate.to("/alarms")) \
+                .props('flat round dense color=white data-testid="alarm-bell"'):
+            ui.tooltip(_("Open alarms"))
+            badges.add("alarms", ui.badge().props('floating rounded color=negative data-testid="alarm-count"')
+                       .classes("text-[10px]"))
         language_switch(lang, on_dark=True)
         ui.button(_("Log out"), icon="logout", on_click=on_logout).props("flat dense no-caps color=white")
 
     drawer = ui.left_drawer(bordered=True).props("width=232").classes("bg-white p-0")
+    current = active_path(active)
     with drawer, ui.list().props("padding").classes("w-full text-grey-9"):
-        _nav_item(_, HOME, active)
+        _nav_item(_, HOME, current, badges)
         ui.item_label(_("Platform capabilities")).props("header").classes(
             "text-xs text-grey-6 uppercase tracking-wider pt-4")
         for item in CAPABILITIES:
-            _nav_item(_, item, active)
+            _nav_item(_, item, current, badges)
     menu.on_click(drawer.toggle)
+    badges.set("alarms", open_alarms)
+    return badges
 
 
-def _nav_item(_: Translate, item: NavItem, active: str) -> None:
+def _nav_item(_: Translate, item: NavItem, active: str | None, badges: Badges) -> None:
     if item.path is None:
         row = ui.item().classes("cursor-default " + ("text-grey-9" if item.children else "text-grey-7"))
     else:
         row = ui.item().props(f'clickable tag=a href="{item.path}" active-class="bg-blue-1 text-primary"')
-        if item.matches(active):
+        if item.path == active:
             row.props("active")
     with row.classes("rounded-r-full mr-2"):
         with ui.item_section().props("avatar").classes("min-w-0 pr-3"):
@@ -145,15 +181,19 @@ def _nav_item(_: Translate, item: NavItem, active: str) -> None:
             with ui.item_section().props("side"):
                 ui.badge(_("Coming soon")).props("outline color=grey-6").classes("text-[11px]")
     for child in item.children:
-        _sub_item(_, child, active)
+        _sub_item(_, child, active, badges)
 
 
-def _sub_item(_: Translate, item: NavItem, active: str) -> None:
+def _sub_item(_: Translate, item: NavItem, active: str | None, badges: Badges) -> None:
     row = ui.item().props(f'clickable dense tag=a href="{item.path}" active-class="bg-blue-1 text-primary"')
-    if item.matches(active):
+    if item.path == active:
         row.props("active")
     with row.classes("rounded-r-full mr-2 pl-12 min-h-[36px] text-grey-8"):
         with ui.item_section().props("avatar").classes("min-w-0 pr-2"):
             ui.icon(item.icon, size="18px")
         with ui.item_section():
             ui.item_label(_(item.label)).classes("text-sm")
+        if item.badge:
+            with ui.item_section().props("side"):
+                badges.add(item.badge, ui.badge().props(f'rounded color=negative data-testid="nav-badge-{item.badge}"')
+                           .classes("text-[11px]"))

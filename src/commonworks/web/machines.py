@@ -1,5 +1,6 @@
-"""Machine monitoring: a live tile per machine (``/machines``) and one machine's tags, trend and
-export (``/machines/{id}``).
+"""Machine monitoring: a live tile per machine (``/machines``) and one machine's page
+(``/machines/{id}``): its KPIs, state timeline, OEE losses and stops (:mod:`.machine_ops`), its
+tags, and the trend and export of a tag — all over one range chosen at the top of the page.
 
 Both pages refresh themselves with a timer (the values change in place, the page is not
 reloaded). A machine id of another organization is "not found", exactly as in the API.
@@ -38,6 +39,9 @@ from commonworks.web.common import (
     value_text,
 )
 from commonworks.web.layout import N_, Translate
+from commonworks.web.machine_ops import REFRESH_S as OPS_REFRESH_S
+from commonworks.web.machine_ops import MachineOperations
+from commonworks.web.ops_format import range_label, window
 from commonworks.web.status import Status, last_update, machine_status, newest_values, state_of, state_tag
 
 TILE_REFRESH_S = 3.0
@@ -46,19 +50,13 @@ CHART_REFRESH_S = 15.0
 INPUT = "outlined dense stack-label"
 MAX_ROW_ID = 2**31 - 1
 
-HOUR = 3_600_000
-RANGES = {"1h": HOUR, "8h": 8 * HOUR, "24h": 24 * HOUR, "7d": 7 * 24 * HOUR, "30d": 30 * 24 * HOUR}
+RANGES = ("1h", "8h", "today", "24h", "7d", "30d")  # "today": since the site's local midnight
 RESOLUTIONS = {
     "raw": N_("Raw samples"),
     "1m": N_("1-minute rollups (average, min–max band)"),
     "1h": N_("Hourly rollups (average, min–max band)"),
 }
 DATA_TYPES = {"float": N_("Decimal number"), "int": N_("Whole number"), "bool": N_("On/off"), "string": N_("Text")}
-
-
-def _range_label(_: Translate, key: str) -> str:
-    count = int(key[:-1])
-    return _("{count} h").format(count=count) if key.endswith("h") else _("{count} d").format(count=count)
 
 
 def _status_text(_: Translate, status: Status) -> str:
@@ -220,7 +218,7 @@ def machine_page(machine_id: str) -> RedirectResponse | None:
     signed = shell(N_("Machine"), "/machines")
     if signed is None:
         return RedirectResponse("/login")
-    viewer, _lang, _ = signed
+    viewer, lang, _ = signed
     row_id = _row_id(machine_id)
     try:
         if row_id is None:
@@ -232,7 +230,7 @@ def machine_page(machine_id: str) -> RedirectResponse | None:
                   _("Back to machine monitoring"))
         return None
     ui.page_title(f"{view.machine.name} · Commonworks")
-    MachineDetail(viewer, _, view, tags).build()
+    MachineDetail(viewer, _, lang, view, tags).build()
     return None
 
 
@@ -243,13 +241,14 @@ class _Chart:
 
 
 class MachineDetail:
-    def __init__(self, viewer: Viewer, _: Translate, view: data.MachineView, tags: list[TagOut]) -> None:
+    def __init__(self, viewer: Viewer, _: Translate, lang: str, view: data.MachineView, tags: list[TagOut]) -> None:
         self.viewer = viewer
         self._ = _
         self.view = view
         self.tags = tags
         self.chart_state = _Chart(tag_id=self._default_tag())
         self.requests = 0  # trend loads started; only the newest one is shown
+        self.operations = MachineOperations(viewer, _, lang, view.machine.id, view.timezone)
 
     @property
     def machine(self) -> MachineOut:
@@ -288,15 +287,26 @@ class MachineDetail:
                         ui.label(machine.name).classes("text-2xl font-semibold text-grey-9")
                         self.badge = ui.badge().props("rounded").classes("px-3 py-1 text-sm")
                     ui.label(self._facts()).classes("text-sm text-grey-7")
-                with ui.row().classes("items-center gap-2 text-grey-6"):
-                    ui.icon("update", size="18px")
-                    self.updated = ui.label().classes("text-xs")
-            self._tags_card()
+                with ui.column().classes("items-end gap-1"):
+                    ranges = ui.toggle({k: range_label(_, k) for k in RANGES}, value=self.chart_state.range_key,
+                                       on_change=lambda e: self._choose(range_key=e.value))
+                    ranges.props("no-caps unelevated dense toggle-color=primary color=white text-color=grey-8 "
+                                 "padding='4px 12px' data-testid=range").classes("border border-gray-300 rounded "
+                                                                                 "bg-white")
+                    with ui.row().classes("items-center gap-2 text-grey-6"):
+                        ui.icon("update", size="18px")
+                        self.updated = ui.label().classes("text-xs")
+            self.operations.build_figures()
+            self.operations.build_timeline()
+            self.operations.build_losses_and_stops()
             self._trend_card()
+            self._tags_card()
         self._show_status()
         ui.timer(TABLE_REFRESH_S, self.refresh_values)
         ui.timer(CHART_REFRESH_S, self.refresh_chart)
         ui.timer(0.05, self.refresh_chart, once=True)
+        ui.timer(0.05, self.load_operations, once=True)
+        ui.timer(OPS_REFRESH_S, self.load_operations)
 
     def _facts(self) -> str:
         _, m = self._, self.machine
@@ -499,10 +509,6 @@ class MachineDetail:
                 self.tag_select = ui.select(options, value=self.chart_state.tag_id, label=_("Tag"),
                                             on_change=lambda e: self._choose(tag_id=e.value)) \
                     .props("outlined dense options-dense").classes("w-64")
-                ranges = ui.toggle({k: _range_label(_, k) for k in RANGES}, value=self.chart_state.range_key,
-                                   on_change=lambda e: self._choose(range_key=e.value))
-                ranges.props("no-caps unelevated dense toggle-color=primary color=white text-color=grey-8 "
-                             "padding='4px 12px'").classes("border border-gray-300 rounded")
                 ui.button(_("Export CSV"), icon="download", on_click=self.export) \
                     .props('outline no-caps color=primary data-testid="export-csv"')
             ui.separator()
@@ -529,11 +535,15 @@ class MachineDetail:
         if self.table is not None:
             self.table.rows = self._rows()
             self.table.update()
+        if range_key is not None:
+            await self.load_operations()
         await self.refresh_chart()
 
+    async def load_operations(self) -> None:
+        await self.operations.load(*self._window())
+
     def _window(self) -> tuple[int, int]:
-        end = now_ms()
-        return end - RANGES[self.chart_state.range_key], end
+        return window(self.chart_state.range_key, now_ms(), self.tz)
 
     def _tag(self) -> TagOut | None:
         return next((t for t in self.tags if t.id == self.chart_state.tag_id), None)

@@ -1,5 +1,6 @@
 """The web pages (NiceGUI on the API's FastAPI app): login and the enterprise home; the plant,
-machine and gateway pages live in their own modules and are registered by importing them here.
+machine, gateway and operations (overview, Pareto, alarms) pages live in their own modules and
+are registered by importing them here.
 
 NiceGUI's pages and storage are process-global, so the UI is mounted on one app per
 process; the pages reach that app's settings and database through ``common.ctx()``.
@@ -26,7 +27,16 @@ from commonworks.core.orgs.models import OrgKind, SizeClass
 from commonworks.core.orgs.schemas import OrgOut
 from commonworks.core.orgs.service import to_out
 from commonworks.core.settings import Settings
-from commonworks.web import common, gateways, layout, machines, plant  # noqa: F401 (the last three register pages)
+from commonworks.web import (  # noqa: F401 (all but common and layout register pages)
+    alarms,
+    common,
+    gateways,
+    layout,
+    machines,
+    overview,
+    pareto,
+    plant,
+)
 from commonworks.web.layout import N_, Translate
 
 USER_KEY = common.USER_KEY
