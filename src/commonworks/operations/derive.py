@@ -45,6 +45,7 @@ DEFAULT_RULES: dict[str, StateRule] = {
 }
 DEFAULT_RULE = StateRule(mapping=OPC_40001_1)
 FIRST_LOOKBACK_MS = 7 * 86_400_000  # a machine's first derivation starts at most a week back
+IDLE_REFRESH_MS = 60_000  # a machine without new data is extended to now at most this often
 
 
 def rule_from_row(row: StateRuleRow) -> StateRule:
@@ -214,8 +215,11 @@ def refresh_states(session: Session, *, now_ms: int, machine_ids: Iterable[int] 
         query = query.where(Machine.id.in_(list(machine_ids)))
     machines = session.scalars(query).all()
     done = intervals = 0
+    cursors = dict(session.execute(select(StateCursor.machine_id, StateCursor.derived_until_ms)).all())
     for machine in machines:
         mark = marks.get(machine.id)
+        if mark is None and machine_ids is None and now_ms - cursors.get(machine.id, 0) < IDLE_REFRESH_MS:
+            continue  # nothing new and recently extended: the live edge can wait (offline shows within a minute)
         intervals += refresh_machine(session, machine, now_ms=now_ms, from_ms=mark[0] if mark else None)
         if mark is not None:
             session.execute(delete(MachineDataMark).where(MachineDataMark.machine_id == machine.id,

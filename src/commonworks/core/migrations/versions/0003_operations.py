@@ -185,6 +185,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("machine_states", schema=None) as batch_op:
         batch_op.create_index("ix_machine_states_machine_start", ["machine_id", "start_ms"], unique=True)
+        batch_op.create_index("ix_machine_states_cover", ["machine_id", "start_ms", "end_ms", "state"], unique=False)
         batch_op.create_index(batch_op.f("ix_machine_states_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_machine_states_reason_id"), ["reason_id"], unique=False)
 
@@ -268,6 +269,7 @@ def downgrade() -> None:
     with op.batch_alter_table("machine_states", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_machine_states_reason_id"))
         batch_op.drop_index(batch_op.f("ix_machine_states_org_id"))
+        batch_op.drop_index("ix_machine_states_cover")
         batch_op.drop_index("ix_machine_states_machine_start")
 
     op.drop_table("machine_states")
