@@ -5,7 +5,10 @@ PostgreSQL, each against the raw store writing the very same rows (``executemany
 binary ``COPY`` into a plain table with the same key, one transaction per batch); and
 MQTT through Mosquitto with 3 points per message (ThingsBoard's published test shape),
 QoS 1, from two gateways into two ingest workers, counting only points whose answer (sent
-after the commit) has arrived. Validation and rollups are on in every ingest row.
+after the commit) has arrived; and Sparkplug B end to end — an edge node publishing DDATA of
+100 metrics by alias, our gateway as host application (decode, store-and-forward on disk),
+HTTP to the platform, SQLite — from the first DDATA until the last metric is stored, with
+the HTTP row as its baseline. Validation, rollups and alarm evaluation are on in every row.
 
 Run: ``.venv/bin/python bench/ingest.py`` (PostgreSQL rows need COMMONWORKS_TEST_DATABASE_URL
 or COMMONWORKS_BENCH_DATABASE_URL pointing at a server whose user may create databases;
@@ -364,6 +367,99 @@ def mqtt_ingest(url: str, data_dir: Path, *, messages: int, workers: int,
         broker.wait(10)
 
 
+# ---------------------------------------------------------------- Sparkplug B, 100 metrics per message
+
+SPB_DEVICES, SPB_METRICS = 10, 100
+
+
+def _edge_node(port: int, messages: int, go, done) -> None:  # type: ignore[no-untyped-def]
+    """A Sparkplug B edge node: NBIRTH, DBIRTH of 10 devices × 100 Double metrics, then DDATA by alias."""
+    import paho.mqtt.client as mqtt
+
+    from commonworks.connect.sparkplug.codec import DataType, Metric, encode_payload
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-edge-node")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    seq = iter(range(10**9))
+    client.publish("spBv1.0/bench/NBIRTH/node1", encode_payload(
+        [Metric("bdSeq", DataType.UInt64, 0), Metric("Node Control/Rebirth", DataType.Boolean, False)],
+        timestamp=T0, seq=next(seq) % 256), qos=1).wait_for_publish()
+    for d in range(SPB_DEVICES):
+        client.publish(f"spBv1.0/bench/DBIRTH/node1/dev{d}", encode_payload(
+            [Metric(f"m{k:03d}", DataType.Double, 0.0, alias=1000 * d + k) for k in range(SPB_METRICS)],
+            timestamp=T0, seq=next(seq) % 256), qos=1).wait_for_publish()
+    payloads = []
+    for i in range(messages):
+        d = i % SPB_DEVICES
+        payloads.append((f"spBv1.0/bench/DDATA/node1/dev{d}", encode_payload(
+            [Metric(None, DataType.Double, float(i % 97 + k), alias=1000 * d + k) for k in range(SPB_METRICS)],
+            timestamp=T0 + 1000 * (i // SPB_DEVICES + 1), seq=next(seq) % 256, with_datatypes=False)))
+    go.wait()
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
+    for info in infos:
+        info.wait_for_publish(300)
+    done.set()
+    client.loop_stop()
+    client.disconnect()
+
+
+def sparkplug_ingest(url: str, data_dir: Path, *, messages: int) -> tuple[float, int] | None:
+    """Points/s from an edge node's first DDATA until the platform stored the last metric: edge node →
+    Mosquitto → our gateway (Sparkplug host application, store-and-forward) → HTTP → platform → SQLite."""
+    import yaml
+
+    mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+    if not mosquitto:
+        return None
+    keys = [f"node1.dev{d}.m{k:03d}" for d in range(SPB_DEVICES) for k in range(SPB_METRICS)]
+    token = seed_tenant(url, tags=keys)
+    port = free_port()
+    (data_dir / "spb.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                                       "max_queued_messages 1000000\n")
+    broker = subprocess.Popen([mosquitto, "-c", str(data_dir / "spb.conf")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    gateway = None
+    try:
+        with platform(url, data_dir) as base:
+            config = {"gateway": {"key": "gw-bench", "platform": {"transport": "http", "url": base, "token": token},
+                                  "buffer": {"path": str(data_dir / "buffer.db")},
+                                  "batch": {"max_samples": 20_000}},
+                      "devices": [{"protocol": "sparkplug", "name": "spb", "url": f"mqtt://127.0.0.1:{port}",
+                                   "host_id": "bench-host", "group_ids": ["bench"]}]}
+            (data_dir / "gateway.yaml").write_text(yaml.safe_dump(config))
+            gateway = subprocess.Popen([sys.executable, "-m", "commonworks", "gateway", "run", "--config",
+                                        str(data_dir / "gateway.yaml")], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            time.sleep(3)  # the host subscribes before the node is born
+            ctx = mp.get_context("spawn")
+            go, done = ctx.Event(), ctx.Event()
+            node = ctx.Process(target=_edge_node, args=(port, messages, go, done))
+            node.start()
+            time.sleep(5)  # births stored; payloads encoded
+            expected = SPB_DEVICES * SPB_METRICS + messages * SPB_METRICS  # births + data
+            start = time.perf_counter()
+            go.set()
+            stored, last_change, last = 0, time.perf_counter(), -1
+            while stored < expected and time.perf_counter() - last_change < 30:
+                time.sleep(0.1)
+                stored = stored_samples(url)
+                if stored != last:
+                    last, last_change = stored, time.perf_counter()
+            elapsed = last_change - start
+            node.join(60)
+        assert stored == expected, f"Sparkplug: stored {stored:,} of {expected:,}"
+        return messages * SPB_METRICS / elapsed, stored
+    finally:
+        if gateway is not None:
+            gateway.terminate()
+            gateway.wait(30)
+        broker.terminate()
+        broker.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=60, help="HTTP batches of 100 tags × 100 samples")
@@ -371,13 +467,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--mqtt-workers", type=int, default=2, help="`commonworks ingest-worker` processes")
     parser.add_argument("--mqtt-publishers", type=int, default=2, help="MQTT publishers, one gateway each")
-    parser.add_argument("--only", choices=["http", "mqtt"], help="run only the HTTP or only the MQTT rows")
+    parser.add_argument("--only", choices=["http", "mqtt", "sparkplug"], help="run only these rows")
+    parser.add_argument("--sparkplug-messages", type=int, default=2_000, help="DDATA messages of 100 metrics")
     args = parser.parse_args()
     batches = make_batches(args.batches, 100, 100)
     points = args.batches * 100 * 100
     rows: list[list[str]] = []
     result: dict[str, str] = {}
-    for kind in ("sqlite", "postgresql") if args.only != "mqtt" else ():
+    http_sqlite = None
+    for kind in ("sqlite", "postgresql") if args.only in (None, "http") else ():
         directory = workdir()
         url = fresh_database(kind, directory)
         if url is None:
@@ -394,9 +492,23 @@ def main() -> None:
         rows.append([f"HTTP batched → {kind}", f"{rate:,.0f}", f"{baseline:,.0f} ({name})", f"{rate / baseline:.2f}",
                      f"≥ {target:,}" + (" and ≥ 0.3× raw" if kind == "sqlite" else "")])
         result[f"http_{kind}_pps"] = f"{rate:.0f}"
+        http_sqlite = rate if kind == "sqlite" else http_sqlite
         result[f"http_{kind}_vs_raw"] = f"{rate / baseline:.2f}"
+    if args.only in (None, "sparkplug"):
+        directory = workdir()
+        url = fresh_database("sqlite", directory)
+        assert url
+        spb = sparkplug_ingest(url, directory, messages=args.sparkplug_messages)
+        if spb is None:
+            rows.append(["Sparkplug B 100 metrics/msg → sqlite", "skipped: no mosquitto", "", "", ""])
+        else:
+            rate = spb[0]
+            base = f"{http_sqlite:,.0f} (HTTP batched → sqlite)" if http_sqlite else "—"
+            rows.append(["Sparkplug B 100 metrics/msg → gateway → sqlite", f"{rate:,.0f}", base,
+                         f"{rate / http_sqlite:.2f}" if http_sqlite else "—", f"≥ {TARGETS['http_sqlite']:,}"])
+            result["sparkplug_pps"] = f"{rate:.0f}"
     mqtt = None
-    if args.only != "http":
+    if args.only in (None, "mqtt"):
         directory = workdir()
         url = fresh_database("sqlite", directory)
         assert url
