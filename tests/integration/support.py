@@ -149,7 +149,9 @@ def stored(db_url: str) -> dict[str, tuple[int, int, int, int]]:
 
 
 def assert_every_tick_stored_once(db_url: str, ticks: int) -> None:
-    assert stored(db_url) == {f"dev.t{i}": (ticks, ticks, 0, ticks - 1) for i in range(TAGS)}
+    found = stored(db_url)
+    expected = {f"dev.t{i}": (ticks, ticks, 0, ticks - 1) for i in range(TAGS)}
+    assert found == expected, f"stored (rows, distinct ts, min, max) per tag {found} != {expected}"
 
 
 def drained(gateway: GatewayProcess, ticks: int) -> Callable[[], bool]:

@@ -228,7 +228,7 @@ def _webhook(value: str | None) -> str | None:
     return value
 
 
-Webhook = Annotated[str | None, AfterValidator(_webhook), Field(max_length=500)]
+Webhook = Annotated[Annotated[str, Field(max_length=500)] | None, AfterValidator(_webhook)]
 
 
 class AlarmRuleCreate(Input):

@@ -10,8 +10,10 @@ Ack, or an error naming what is wrong. A gateway that asks for list answers (use
 ``acks`` = ``batched``, see :mod:`commonworks.connect.protocol`) gets one message per
 micro-batch with all its answers; others get one message per batch.
 
-Receiving is done by :mod:`commonworks.telemetry.mqtt_client` in the event loop while the
-previous micro-batch is stored in a thread, so the two overlap. The credential travels as
+Receiving is done by gmqtt in the event loop while the previous micro-batch is stored in a
+thread, so the two overlap. Received messages are acknowledged (PUBACK) on receipt, as
+before: a gateway keeps each batch until its answer arrives, and answers go out only after
+the commit, so nothing acknowledged and unanswered is lost — it is resent. The credential travels as
 the MQTT 5 user property ``token``; the gateway key in the topic must be the credential's own.
 """
 
@@ -22,11 +24,12 @@ import contextlib
 import gc
 import logging
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import gmqtt
 import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -42,7 +45,6 @@ from commonworks.core.database import Database
 from commonworks.core.errors import AppError
 from commonworks.telemetry import ingest as ingest_mod
 from commonworks.telemetry import service
-from commonworks.telemetry.mqtt_client import ConnectionRefused, ProtocolError, WorkerConnection, open_connection
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,126 @@ def process(db: Database, items: list[Incoming]) -> list[tuple[str, bytes]]:
     return out
 
 
+class _Connection:
+    """The worker's gmqtt client, plus what the worker needs on top of it.
+
+    gmqtt reconnects by itself once connected (the delay doubles from 0.5 s to 30 s while
+    the broker stays away) and subscribes again on every CONNACK. Answers are published
+    QoS 1 within the broker's Receive Maximum; further answers wait in order.
+    """
+
+    def __init__(self, identifier: str, subscription: str, deliver: Any, *,
+                 username: str | None, password: str | None) -> None:
+        self.subscription = subscription
+        self.deliver = deliver
+        # Receive Maximum: how many unacknowledged QoS 1 messages the broker may send us (acked on receipt).
+        self.client = gmqtt.Client(identifier, receive_maximum=65535)
+        if username is not None:
+            self.client.set_auth_credentials(username, password)
+        self.client.reconnect_delay = 0.5
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.subscribed = asyncio.Event()
+        self.refused: str | None = None
+        self._waiting: deque[tuple[str, bytes]] = deque()
+        self._sender: asyncio.Task[None] | None = None
+        self._paused: Any = None  # the transport whose reading is paused
+        self.active = True
+
+    async def connect(self, host: str, port: int, *, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self.client.connect(host, port, keepalive=30), timeout)
+        await asyncio.wait_for(self.subscribed.wait(), timeout)
+        if self.refused:
+            raise ConnectionRefusedError(self.refused)
+
+    def _on_connect(self, client: gmqtt.Client, flags: int, rc: int, properties: dict[str, Any]) -> None:
+        self.client.reconnect_delay = 0.5
+        client.subscribe(self.subscription, qos=1)
+
+    def _on_subscribe(self, client: gmqtt.Client, mid: int, granted: tuple[int, ...], properties: Any) -> None:
+        if not granted or granted[0] >= 0x80:
+            self.refused = (f"broker refused the subscription to {self.subscription} "
+                            f"(reason 0x{granted[0] if granted else 0:02x})")
+            log.error("%s", self.refused)
+        self.subscribed.set()
+        self._send()
+
+    def _on_disconnect(self, client: gmqtt.Client, packet: Any, exc: Any = None) -> None:
+        self._paused = None
+        if self.active:
+            log.warning("lost the broker; reconnecting in %.1f s", client.reconnect_delay)
+            client.reconnect_delay = min(client.reconnect_delay * 2, 30.0)
+
+    def _on_message(self, client: gmqtt.Client, topic: str, payload: bytes, qos: int,
+                    properties: dict[str, Any]) -> None:
+        token: str | None = None
+        batched = False
+        for key, value in properties.get("user_property", ()):
+            if key == "token":
+                token = value
+            elif key == "acks":
+                batched = value == "batched"
+        self.deliver(topic.rpartition("/")[2], token, batched, payload)
+
+    @property
+    def connected(self) -> bool:
+        return self.client.is_connected
+
+    def _transport(self) -> Any:
+        connection = self.client._connection  # gmqtt has no public pause: the transport of its connection
+        return None if connection is None else connection._transport
+
+    def pause(self) -> None:
+        """Stop reading from the socket (too much received and not yet stored): TCP pushes back."""
+        transport = self._transport()
+        if transport is not None and self._paused is not transport and not transport.is_closing():
+            transport.pause_reading()
+            self._paused = transport
+
+    def resume(self) -> None:
+        transport, self._paused = self._paused, None
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Send a QoS 1 answer now, or as soon as the broker's Receive Maximum allows (in order)."""
+        self._waiting.append((topic, payload))
+        self._send()
+
+    def _send(self) -> None:
+        waiting = self._waiting
+        while waiting and self.connected:
+            topic, payload = waiting[0]
+            try:
+                self.client.publish(topic, payload, qos=1)
+            except OverflowError:  # Receive Maximum reached: try again shortly
+                if self._sender is None or self._sender.done():
+                    self._sender = asyncio.create_task(self._send_later())
+                return
+            waiting.popleft()
+
+    async def _send_later(self) -> None:
+        while self._waiting and self.connected:
+            await asyncio.sleep(0.002)
+            self._sender = None
+            self._send()
+            if self._sender is not None:
+                return
+
+    @property
+    def pending_answers(self) -> int:
+        return len(self._waiting)
+
+    async def disconnect(self) -> None:
+        self.active = False
+        if self._sender is not None:
+            self._sender.cancel()
+        with contextlib.suppress(Exception):
+            await self.client.disconnect()
+
+
 class _Inbox:
     """Messages received and not yet taken for storing; pauses reading when too many wait."""
 
@@ -130,15 +252,15 @@ class _Inbox:
         self.limit = limit
         self.oldest = 0.0  # loop time when the oldest waiting message arrived
         self.arrived = asyncio.Event()
-        self.connection: WorkerConnection | None = None
+        self.connection: _Connection | None = None
         self._loop = asyncio.get_running_loop()
 
-    def deliver(self, topic: bytes, token: str | None, batched: bool, payload: bytes) -> None:
+    def deliver(self, gateway_key: str, token: str | None, batched: bool, payload: bytes) -> None:
         items = self.items
         if not items:
             self.oldest = self._loop.time()
             self.arrived.set()
-        items.append(Incoming(topic.rpartition(b"/")[2].decode(errors="replace"), token, payload, batched))
+        items.append(Incoming(gateway_key, token, payload, batched))
         if len(items) >= self.limit and self.connection is not None:
             self.connection.pause()
 
@@ -166,48 +288,41 @@ async def run_worker(db: Database, url: str, stop: asyncio.Event, *, max_message
     storer = asyncio.create_task(_store(db, inbox, stop, max_messages, max_delay), name="ingest-store")
     stopping = asyncio.create_task(stop.wait())
     delay = 0.5
+    connection: _Connection | None = None
     try:
-        while not stop.is_set() and not storer.done():
+        while not stop.is_set() and not storer.done():  # the first connection; gmqtt keeps it up afterwards
+            connection = _Connection(identifier, subscription, inbox.deliver, username=username, password=password)
             try:
-                connection = await open_connection(host, port, identifier, inbox.deliver, username=username,
-                                                   password=password)
-                try:
-                    await connection.subscribe(subscription, qos=1)
-                except BaseException:
-                    connection.abort()
-                    raise
-            except (OSError, TimeoutError, ConnectionRefused, ProtocolError) as exc:
+                await connection.connect(host, port)
+            except (OSError, TimeoutError, gmqtt.mqtt.handler.MQTTConnectError) as exc:
+                await connection.disconnect()
+                connection = None
                 log.warning("broker %s:%s unavailable (%s); retrying in %.1f s", host, port, exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
                 delay = min(delay * 2, 30.0)
                 continue
             log.info("ingest worker subscribed to %s on %s:%s", subscription, host, port)
-            delay = 0.5
             inbox.connection = connection
             if ready is not None:
                 ready.set()
-            await asyncio.wait({connection.closed, stopping, storer}, return_when=asyncio.FIRST_COMPLETED)
-            if not connection.closed.done():
-                break  # stopping: the storer answers what it has, then we disconnect
-            inbox.connection = None
-            if not stop.is_set():
-                log.warning("lost the broker %s:%s; reconnecting", host, port)
+            await asyncio.wait({stopping, storer}, return_when=asyncio.FIRST_COMPLETED)
+            break
         with contextlib.suppress(asyncio.CancelledError):
             await storer  # finishes the micro-batch in hand and answers it
-        connection = inbox.connection
         if connection is not None:
-            for _ in range(100):  # up to 2 s for the broker to take the last answers
-                if not connection.pending_answers or connection.closed.done():
+            for _ in range(100):  # up to 2 s for the last answers to go out
+                if not connection.pending_answers or not connection.connected:
                     break
                 await asyncio.sleep(0.02)
             await connection.disconnect()
+            connection = None
     finally:
         stopping.cancel()
         if not storer.done():
             storer.cancel()
-        if inbox.connection is not None:
-            inbox.connection.abort()
+        if connection is not None:
+            await connection.disconnect()
 
 
 async def _store(db: Database, inbox: _Inbox, stop: asyncio.Event, max_messages: int, max_delay: float) -> None:
@@ -234,7 +349,7 @@ async def _store(db: Database, inbox: _Inbox, stop: asyncio.Event, max_messages:
                 log.exception("could not store %d messages; their gateways will resend them", len(items))
                 continue
             connection = inbox.connection
-            if connection is None or connection.closed.done():
+            if connection is None or not connection.connected:
                 log.warning("no broker connection for %d answers; their gateways will resend", len(answers))
             else:
                 for gateway_key, answer in answers:
