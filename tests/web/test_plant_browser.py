@@ -69,7 +69,7 @@ def story(server: Server, browser: Browser):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def test_owner_builds_the_plant(server: Server, story: dict) -> None:
+def step_owner_builds_the_plant(server: Server, story: dict) -> None:
     page: Page = story["page"]  # type: ignore[assignment]
     base = server.url
     _nav(page, "厂区与设备")
@@ -128,7 +128,7 @@ def test_owner_builds_the_plant(server: Server, story: dict) -> None:
     story["machine_url"] = page.url
 
 
-def test_engineer_tools_add_tags(server: Server, story: dict) -> None:
+def step_engineer_tools_add_tags(server: Server, story: dict) -> None:
     page: Page = story["page"]  # type: ignore[assignment]
     page.goto(_needs(story, "machine_url"))  # type: ignore[arg-type]
     expect(page.get_by_text("暂无测点")).to_be_visible()
@@ -156,7 +156,7 @@ def test_engineer_tools_add_tags(server: Server, story: dict) -> None:
     expect(page.get_by_test_id("tag-table").get_by_text("无数据")).to_have_count(2)
 
 
-def test_gateway_credential_and_ingest(server: Server, story: dict) -> None:
+def step_gateway_credential_and_ingest(server: Server, story: dict) -> None:
     page: Page = story["page"]  # type: ignore[assignment]
     _needs(story, "machine_url")
     base = server.url
@@ -206,7 +206,7 @@ def test_gateway_credential_and_ingest(server: Server, story: dict) -> None:
     page.screenshot(path=ARTIFACTS / "gateways-zh.png", full_page=True)
 
 
-def test_machine_shows_live_values_and_trend(server: Server, story: dict) -> None:
+def step_machine_shows_live_values_and_trend(server: Server, story: dict) -> None:
     page: Page = story["page"]  # type: ignore[assignment]
     _needs(story, "last_value")
     _nav(page, "设备监控")
@@ -255,7 +255,7 @@ def test_machine_shows_live_values_and_trend(server: Server, story: dict) -> Non
     expect(page.get_by_text("最新值")).to_be_visible()
 
 
-def test_viewer_reads_but_does_not_change(server: Server, browser: Browser, story: dict) -> None:
+def step_viewer_reads_but_does_not_change(server: Server, browser: Browser, story: dict) -> None:
     context = _context(browser)
     page = context.new_page()
     try:
@@ -275,7 +275,7 @@ def test_viewer_reads_but_does_not_change(server: Server, browser: Browser, stor
         context.close()
 
 
-def test_another_tenant_gets_not_found(server: Server, browser: Browser, story: dict) -> None:
+def step_another_tenant_gets_not_found(server: Server, browser: Browser, story: dict) -> None:
     context = _context(browser)
     page = context.new_page()
     try:
@@ -294,6 +294,17 @@ def test_another_tenant_gets_not_found(server: Server, browser: Browser, story: 
         expect(page.get_by_test_id("not-found")).to_be_visible()
     finally:
         context.close()
+
+
+def test_plant_story(server: Server, browser: Browser, story: dict) -> None:
+    """One story, in order, in one test: an owner builds the plant, an engineer adds tags, a gateway
+    sends data, the machine shows it live; then a viewer and another tenant look (steps share the page)."""
+    step_owner_builds_the_plant(server, story)
+    step_engineer_tools_add_tags(server, story)
+    step_gateway_credential_and_ingest(server, story)
+    step_machine_shows_live_values_and_trend(server, story)
+    step_viewer_reads_but_does_not_change(server, browser, story)
+    step_another_tenant_gets_not_found(server, browser, story)
 
 
 def test_pages_need_a_signed_in_user(server: Server) -> None:
