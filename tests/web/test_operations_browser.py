@@ -98,7 +98,7 @@ def owner_page(server: Server, browser: Browser, ops: dict[str, Any]):  # type: 
     context.close()
 
 
-def test_overview_tiles_show_state_oee_and_alarms(server: Server, owner_page: Page, ops: dict[str, Any]) -> None:
+def step_overview_tiles_show_state_oee_and_alarms(server: Server, owner_page: Page, ops: dict[str, Any]) -> None:
     page = owner_page
     _nav(page, "生产总览")
     expect(page).to_have_url(f"{server.url}/operations")
@@ -140,7 +140,7 @@ def test_overview_tiles_show_state_oee_and_alarms(server: Server, owner_page: Pa
     expect(page).to_have_url(f"{server.url}/machines/{ops['plant'].machines['cnc-01']}")
 
 
-def test_machine_page_timeline_waterfall_and_a_stop_reason(server: Server, owner_page: Page,
+def step_machine_page_timeline_waterfall_and_a_stop_reason(server: Server, owner_page: Page,
                                                            ops: dict[str, Any]) -> None:
     page, plant = owner_page, ops["plant"]
     assert isinstance(plant, OpsPlant)
@@ -199,7 +199,7 @@ def test_machine_page_timeline_waterfall_and_a_stop_reason(server: Server, owner
     expect(page.get_by_text("状态时间线")).to_be_visible()
 
 
-def test_pareto_lists_the_groups_in_order(server: Server, owner_page: Page, ops: dict[str, Any]) -> None:
+def step_pareto_lists_the_groups_in_order(server: Server, owner_page: Page, ops: dict[str, Any]) -> None:
     page = owner_page
     _nav(page, "停机帕累托")
     expect(page).to_have_url(f"{server.url}/operations/pareto")
@@ -225,7 +225,7 @@ def test_pareto_lists_the_groups_in_order(server: Server, owner_page: Page, ops:
     expect(rows).to_have_count(7)  # cnc-01's breakdown has a reason now: one group more than before
 
 
-def test_acknowledging_an_alarm_records_who(server: Server, owner_page: Page, ops: dict[str, Any]) -> None:
+def step_acknowledging_an_alarm_records_who(server: Server, owner_page: Page, ops: dict[str, Any]) -> None:
     page, alarms = owner_page, ops["plant"].alarms
     _nav(page, "报警")
     expect(page).to_have_url(f"{server.url}/alarms")
@@ -267,7 +267,7 @@ def test_acknowledging_an_alarm_records_who(server: Server, owner_page: Page, op
     expect(page.get_by_text("报警信息")).to_be_visible()
 
 
-def test_viewers_read_and_other_tenants_see_nothing(server: Server, browser: Browser, ops: dict[str, Any]) -> None:
+def step_viewers_read_and_other_tenants_see_nothing(server: Server, browser: Browser, ops: dict[str, Any]) -> None:
     plant = ops["plant"]
     context = _context(browser)
     page = context.new_page()
@@ -299,6 +299,16 @@ def test_viewers_read_and_other_tenants_see_nothing(server: Server, browser: Bro
         expect(page.get_by_text("该时间范围内没有停机", exact=True)).to_be_visible()
     finally:
         context.close()
+
+
+def test_operations_story(server: Server, browser: Browser, owner_page: Page, ops: dict[str, Any]) -> None:
+    """The steps in order, in one test: later steps see the reason and the acknowledgement made by earlier ones
+    (as separate tests they could be split by another browser module running between them)."""
+    step_overview_tiles_show_state_oee_and_alarms(server, owner_page, ops)
+    step_machine_page_timeline_waterfall_and_a_stop_reason(server, owner_page, ops)
+    step_pareto_lists_the_groups_in_order(server, owner_page, ops)
+    step_acknowledging_an_alarm_records_who(server, owner_page, ops)
+    step_viewers_read_and_other_tenants_see_nothing(server, browser, ops)
 
 
 def test_operations_pages_need_a_signed_in_user(server: Server) -> None:
