@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -44,43 +45,38 @@ def api_router() -> APIRouter:
     return router
 
 
-async def _retention_loop(db: Database, settings: Settings) -> None:
-    """Apply the tenants' retention policies periodically (several servers may do it; it is idempotent)."""
+def _apply_retention(db: Database, settings: Settings) -> None:
+    """Apply the tenants' retention policies (several servers may do it; it is idempotent)."""
     from commonworks.telemetry.service import apply_retention
 
-    def once() -> None:
-        with db.transaction() as session:
-            counts = apply_retention(session, settings, now_ms=time.time_ns() // 1_000_000)
-        log.info("retention: %s", counts)
-
-    while True:
-        await asyncio.sleep(settings.retention_interval_s)
-        try:
-            await asyncio.to_thread(once)
-        except Exception:  # upkeep must never take the server down; the next round tries again
-            log.exception("retention run failed")
+    with db.transaction() as session:
+        counts = apply_retention(session, settings, now_ms=time.time_ns() // 1_000_000)
+    log.info("retention: %s", counts)
 
 
-async def _states_loop(db: Database, settings: Settings) -> None:
-    """Bring machine states up to date (recomputes from stored samples, so a second server doing it is harmless),
-    evaluate the alarm rules that depend on time passing, and post due alarm notifications."""
+def _operations_upkeep(db: Database, _settings: Settings) -> None:
+    """Bring machine states up to date (recomputed from stored samples, so a second server doing it is
+    harmless), evaluate the alarm rules that depend on time passing, and post due alarm notifications."""
     from commonworks.operations.alarms import deliver_due, evaluate_timed
     from commonworks.operations.derive import refresh_states
 
-    def once() -> None:
-        now_ms = time.time_ns() // 1_000_000
-        with db.transaction() as session:
-            refresh_states(session, now_ms=now_ms)
-        with db.transaction() as session:
-            evaluate_timed(session, now_ms=now_ms)
-        deliver_due(db)
+    now_ms = time.time_ns() // 1_000_000
+    with db.transaction() as session:
+        refresh_states(session, now_ms=now_ms)
+    with db.transaction() as session:
+        evaluate_timed(session, now_ms=now_ms)
+    deliver_due(db)
 
+
+async def _every(interval_s: float, job: Callable[[Database, Settings], None], db: Database,
+                 settings: Settings) -> None:
+    """Run ``job`` in a thread every ``interval_s``; upkeep never takes the server down, the next round retries."""
     while True:
-        await asyncio.sleep(settings.states_interval_s)
+        await asyncio.sleep(interval_s)
         try:
-            await asyncio.to_thread(once)
-        except Exception:  # e.g. two servers wrote the same interval at once: the next round redoes it
-            log.exception("machine states update failed")
+            await asyncio.to_thread(job, db, settings)
+        except Exception:
+            log.exception("%s failed", job.__name__.strip("_").replace("_", " "))
 
 
 def create_app(settings: Settings | None = None, *, ui: bool | None = None) -> FastAPI:
@@ -94,8 +90,9 @@ def create_app(settings: Settings | None = None, *, ui: bool | None = None) -> F
         # full passes, which otherwise cost 100+ ms every few large responses (measured by bench/oee.py).
         gc.collect()
         gc.freeze()
-        upkeep = [asyncio.create_task(loop(db, settings)) for loop, interval in (
-            (_retention_loop, settings.retention_interval_s), (_states_loop, settings.states_interval_s)) if interval]
+        upkeep = [asyncio.create_task(_every(interval, job, db, settings)) for job, interval in (
+            (_apply_retention, settings.retention_interval_s), (_operations_upkeep, settings.states_interval_s))
+            if interval]
         yield
         for task in upkeep:
             task.cancel()

@@ -44,6 +44,7 @@ from commonworks.operations.models import (
     AlarmStatus,
     MachineStateInterval,
 )
+from commonworks.operations.states import tag_suffix
 from commonworks.telemetry import hooks
 from commonworks.telemetry.models import Machine, Rollup1m, Tag
 
@@ -160,7 +161,7 @@ def on_ingest(session: Session, org_id: int, stored: hooks.StoredSamples) -> Non
                            .where(Tag.id.in_(list(stored)))).all()
     now_ms = _now_ms()
     for tag_id, tag_key, machine_id, machine_key, machine_type in rows:
-        suffix = tag_key.removeprefix(f"{machine_key}.")
+        suffix = tag_suffix(tag_key, machine_key)
         for rule in rules:
             if rule.tag != suffix or (rule.machine_id is not None and rule.machine_id != machine_id) or (
                     rule.machine_type is not None and rule.machine_type != machine_type.value):

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from commonworks.operations.counts import HOUR_MS, hourly_increments
 from commonworks.operations.models import MachineCount, MachineStateInterval, StateCursor, StateRuleRow
-from commonworks.operations.states import OPC_40001_1, Interval, State, StateRule, derive
+from commonworks.operations.states import OPC_40001_1, Interval, State, StateRule, derive, tag_suffix
 from commonworks.telemetry.models import Machine, MachineDataMark, MachineType, Rollup1m, Sample, Tag
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,7 @@ class _MachineTags:
 
 def _machine_tags(session: Session, machine: Machine) -> _MachineTags:
     rows = session.execute(select(Tag.id, Tag.key).where(Tag.machine_id == machine.id)).all()
-    prefix = f"{machine.key}."
-    by_suffix: dict[str, int] = {}
-    for tag_id, key in rows:
-        by_suffix[key.removeprefix(prefix) if key.startswith(prefix) else key] = tag_id
+    by_suffix = {tag_suffix(key, machine.key): tag_id for tag_id, key in rows}
     return _MachineTags([r[0] for r in rows], by_suffix)
 
 

@@ -90,6 +90,15 @@ class Interval:
         return (self.end_ms - self.start_ms) / 1000
 
 
+def tag_suffix(tag_key: str, machine_key: str) -> str:
+    """The name rules use for a machine's tag: its key after ``<machine key>.`` (the whole key otherwise).
+
+    >>> tag_suffix("cnc-01.spindle_speed", "cnc-01"), tag_suffix("hall.temperature", "cnc-01")
+    ('spindle_speed', 'hall.temperature')
+    """
+    return tag_key.removeprefix(f"{machine_key}.")
+
+
 def value_key(value: Any) -> str:
     """The lookup key of a sample value: integral numbers without a fraction, text as is.
 

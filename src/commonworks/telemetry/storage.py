@@ -226,6 +226,16 @@ def copy_buffer(tag_ids: np.ndarray, ts: np.ndarray, values: np.ndarray,
     return b"".join(parts)
 
 
+def _sqlite_span(cur, columns: str, ids: list[int], lo: int, hi: int) -> list[tuple[int, ...]]:  # type: ignore[no-untyped-def]
+    """``SELECT columns`` over the samples of ``ids`` in [lo, hi], 900 tags per statement (SQLite's parameter limit)."""
+    rows: list[tuple[int, ...]] = []
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        rows += cur.execute(f"SELECT {columns} FROM samples WHERE tag_id IN ({','.join('?' * len(chunk))}) "
+                            "AND ts BETWEEN ? AND ?", (*chunk, lo, hi)).fetchall()
+    return rows
+
+
 def _existing(cur, tag_ids: np.ndarray, ts: np.ndarray, text_keys: list[tuple[int, int]], lo: int, hi: int,  # type: ignore[no-untyped-def]
               total: int, *, postgres: bool) -> set[tuple[int, int]]:
     """(tag, ts) pairs of the input already stored — usually none.
@@ -242,9 +252,7 @@ def _existing(cur, tag_ids: np.ndarray, ts: np.ndarray, text_keys: list[tuple[in
         cur.execute("SELECT count(*) FROM samples WHERE tag_id = ANY(%s) AND ts BETWEEN %s AND %s", (ids, lo, hi))
         stored = cur.fetchone()[0]
     else:
-        stored = sum(cur.execute(f"SELECT count(*) FROM samples WHERE tag_id IN ({','.join('?' * len(chunk))}) "
-                                 "AND ts BETWEEN ? AND ?", (*chunk, lo, hi)).fetchone()[0]
-                     for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)))
+        stored = sum(row[0] for row in _sqlite_span(cur, "count(*)", ids, lo, hi))
     if stored == 0:
         return set()
     keys = list(zip(tag_ids.tolist(), ts.tolist(), strict=True)) + text_keys
@@ -253,11 +261,7 @@ def _existing(cur, tag_ids: np.ndarray, ts: np.ndarray, text_keys: list[tuple[in
             cur.execute("SELECT tag_id, ts FROM samples WHERE tag_id = ANY(%s) AND ts BETWEEN %s AND %s", (ids, lo, hi))
             found = set(cur.fetchall())
         else:
-            found = set()
-            for i in range(0, len(ids), 900):
-                chunk = ids[i:i + 900]
-                found.update(cur.execute(f"SELECT tag_id, ts FROM samples WHERE tag_id IN "
-                                         f"({','.join('?' * len(chunk))}) AND ts BETWEEN ? AND ?", (*chunk, lo, hi)))
+            found = set(_sqlite_span(cur, "tag_id, ts", ids, lo, hi))
         return found & set(keys)  # only the input's own keys: the counts of duplicates rely on it
     if postgres:
         cur.execute("SELECT s.tag_id, s.ts FROM samples s JOIN unnest(%s::int4[], %s::int8[]) AS k(tag_id, ts) "
