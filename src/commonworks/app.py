@@ -21,6 +21,7 @@ from commonworks.core.database import Database
 from commonworks.core.errors import ErrorResponse, install_handlers
 from commonworks.core.orgs.routes import router as orgs_router
 from commonworks.core.settings import Settings, get_settings
+from commonworks.network.routes import router as network_router
 from commonworks.operations.alarms import install as install_alarms
 from commonworks.operations.routes import router as operations_router
 from commonworks.telemetry.routes import router as telemetry_router
@@ -42,6 +43,7 @@ def api_router() -> APIRouter:
     router.include_router(orgs_router)
     router.include_router(telemetry_router)
     router.include_router(operations_router)
+    router.include_router(network_router)
     return router
 
 

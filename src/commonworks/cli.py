@@ -20,6 +20,7 @@ from rich.table import Table
 from commonworks.connect.cli import gateway_app
 from commonworks.core.kinds import OrgKind, Role, SizeClass
 from commonworks.core.settings import Settings, get_settings
+from commonworks.network.cli import app as network_app
 
 if TYPE_CHECKING:  # the server stack is imported inside the commands that use it, so that
     # `commonworks gateway` on a factory PC stays small
@@ -38,6 +39,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(network_app, name="network")
 
 out = Console()
 err = Console(stderr=True)

@@ -54,6 +54,22 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/alarm-rules"): {"name": "入侵", "kind": "threshold", "tag": "x", "limit": 1, "machine_id": 1},
     ("PATCH", "/api/v1/alarm-rules/{alarm_rule_id}"): {"name": "被改名", "enabled": False},
     ("POST", "/api/v1/alarms/{alarm_id}/acknowledge"): {},
+    ("PUT", "/api/v1/network/profile"): {"published": True, "description_zh": "入侵"},
+    ("POST", "/api/v1/network/capabilities"): {"process": "milling", "machine_ids": [1]},
+    ("PATCH", "/api/v1/network/capabilities/{capability_id}"): {"price_per_hour": 1},
+    ("POST", "/api/v1/network/bookings"): {"machine_id": 1, "start_ms": 1795700000000, "end_ms": 1795710000000,
+                                           "label": "入侵"},
+    ("PATCH", "/api/v1/network/bookings/{booking_id}"): {"label": "被改名"},
+    ("POST", "/api/v1/network/capacity/publish"): {"capability_id": 1},
+    ("POST", "/api/v1/network/demands"): {"kind": "technical", "title": "入侵", "description": "x"},
+    ("PUT", "/api/v1/network/demands/{demand_id}/status"): {"status": "open"},
+    ("POST", "/api/v1/network/demands/{demand_id}/quotes"): {"price": 1, "lead_time_days": 1},
+    ("POST", "/api/v1/network/quotes/{quote_id}/withdraw"): {},
+    ("POST", "/api/v1/network/quotes/{quote_id}/accept"): {},
+    ("POST", "/api/v1/network/orders/{order_id}/bind"): {"machine_id": 1},
+    ("POST", "/api/v1/network/orders/{order_id}/deliver"): {"quantity": 1},
+    ("POST", "/api/v1/network/orders/{order_id}/accept"): {"good_quantity": 0},
+    ("PUT", "/api/v1/network/orders/{order_id}/rating"): {"stars": 1},
 }
 
 # Query parameters some collection routes need, pointing at tenant A's rows.
@@ -83,6 +99,7 @@ def _fill(path: str, tenants) -> str:  # type: ignore[no-untyped-def]
     ids = {"org_id": a.org_id, "user_id": a.viewer.user_id, "token_id": a.viewer_token_id,
            "site_id": plant.site_id, "line_id": plant.line_id, "machine_id": plant.machine_id,
            "tag_id": plant.tags["spindle_speed"], "gateway_id": plant.gateway_id, **a.operations}
+    ids["org_id"] = a.org_id  # (also the path parameter of an enterprise's reputation)
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -110,7 +127,10 @@ def _state_of_a(client, tenants) -> list[Any]:  # type: ignore[no-untyped-def]
             *[client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
               for kind in ("state-rules", "downtime-reasons", "shift-calendars", "alarm-rules", "alarms")],
             client.get(f"/api/v1/machines/{plant.machine_id}/states?start=1795700000000&end=1795800000000",
-                       headers=h).json()]
+                       headers=h).json(),
+            *[client.get(f"/api/v1/network/{kind}", headers=h).json()
+              for kind in ("profile", "capabilities?limit=500", "bookings?limit=500", "demands?scope=mine",
+                           "orders", f"demands/{tenants.a.operations['demand_id']}/quotes")]]
 
 
 @pytest.fixture
@@ -144,8 +164,35 @@ def with_token(client, tenants):  # type: ignore[no-untyped-def]
         alarm_id = alarm.id
     tenants.a.operations = {"state_rule_id": rule["id"], "downtime_reason_id": reason["id"],
                             "shift_calendar_id": calendar["id"], "state_id": stop_id,
-                            "alarm_rule_id": alarm_rule["id"], "alarm_id": alarm_id}
+                            "alarm_rule_id": alarm_rule["id"], "alarm_id": alarm_id,
+                            **_network_of_a(client, tenants)}
     return tenants
+
+
+def _network_of_a(client, tenants) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Tenant A's network rows: a capability, a booking, a draft demand (private until published), and an
+    order in production where A supplies the platform operator (no intruder is a party to it)."""
+    h, api = tenants.a.owner.headers, "/api/v1/network"
+    plant = tenants.a.plant
+    client.put(f"{api}/profile", headers=h, json={"description_zh": "sentinel-a 机加工"})
+    capability = client.post(f"{api}/capabilities", headers=h, json={"process": "milling",
+                                                                     "machine_ids": [plant.machine_id]}).json()
+    booking = client.post(f"{api}/bookings", headers=h, json={
+        "machine_id": plant.machine_id, "start_ms": 1795700000000, "end_ms": 1795710000000,
+        "label": "sentinel-a job"}).json()
+    draft = client.post(f"{api}/demands", headers=h, json={
+        "kind": "technical", "title": "sentinel-a 问题", "description": "sentinel-a", "publish": False}).json()
+    op = tenants.operator.owner.headers
+    wanted = client.post(f"{api}/demands", headers=op, json={
+        "kind": "part_rfq", "title": "支架", "process": "milling", "quantity": 10, "due_date": "2030-01-01"}).json()
+    quote = client.post(f"{api}/demands/{wanted['id']}/quotes", headers=h,
+                        json={"price": 100, "lead_time_days": 3, "note": "sentinel-a"}).json()
+    order = client.post(f"{api}/quotes/{quote['id']}/accept", headers=op).json()
+    bound = client.post(f"{api}/orders/{order['id']}/bind", headers=h, json={
+        "machine_id": plant.machine_id, "counter_tag_id": plant.tags["part_count"]})
+    assert bound.status_code == 200, bound.text
+    return {"capability_id": capability["id"], "booking_id": booking["id"], "demand_id": draft["id"],
+            "quote_id": quote["id"], "order_id": order["id"]}
 
 
 def test_route_table_is_not_empty() -> None:

@@ -41,6 +41,7 @@ class Resource:
     writers: frozenset[Role] = EDITORS
     tags: Sequence[str] = ()
     before_delete: Callable[[Session, Any], None] | None = None
+    check: Callable[[dict[str, Any]], None] | None = None  # whole-row rule on the values after a change
 
 
 def check_writer(caller: Principal, writers: frozenset[Role]) -> None:
@@ -54,9 +55,10 @@ def check_references(session: Session, caller: Principal, references: dict[str, 
         ref = values.get(field_name)
         if ref is None:
             continue
-        found = session.scalar(tenant_scoped(select(model.id), model, caller).where(model.id == ref))
-        if found is None:
-            raise Invalid(f"{field_name} {ref} does not exist in your organization", field=field_name)
+        wanted = set(ref) if isinstance(ref, list) else {ref}  # one id, or a list of ids
+        found = set(session.scalars(tenant_scoped(select(model.id), model, caller).where(model.id.in_(wanted))))
+        for missing in sorted(wanted - found):
+            raise Invalid(f"{field_name}: {missing} does not exist in your organization", field=field_name)
 
 
 def check_unique(session: Session, caller: Principal, res: Resource, values: dict[str, Any],
@@ -90,6 +92,8 @@ def create(session: Session, caller: Principal, res: Resource, data: BaseModel) 
     check_writer(caller, res.writers)
     values = data.model_dump()
     check_references(session, caller, res.references, values)
+    if res.check:
+        res.check(values)
     check_unique(session, caller, res, values)
     row = res.model(org_id=caller.org_id, **values)
     session.add(row)
@@ -104,6 +108,8 @@ def update(session: Session, caller: Principal, res: Resource, row_id: int, data
     changes = data.model_dump(exclude_unset=True)
     check_references(session, caller, res.references, changes)
     merged = {c.key: getattr(row, c.key) for c in res.model.__table__.columns} | changes
+    if res.check:
+        res.check(merged)
     check_unique(session, caller, res, merged, row_id=row.id)
     for key, value in changes.items():
         setattr(row, key, value)

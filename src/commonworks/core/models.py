@@ -3,6 +3,16 @@
 from commonworks.core.auth.models import ApiToken, LoginFailure, User
 from commonworks.core.database import Base
 from commonworks.core.orgs.models import Organization
+from commonworks.network.models import (
+    Capability,
+    CapacityBooking,
+    CapacityOffer,
+    Demand,
+    NetworkProfile,
+    Order,
+    Quote,
+    Rating,
+)
 from commonworks.operations.models import (
     Alarm,
     AlarmConditionState,
@@ -31,7 +41,8 @@ from commonworks.telemetry.models import (
 
 metadata = Base.metadata
 
-__all__ = ["Alarm", "AlarmConditionState", "AlarmNotification", "AlarmRule", "ApiToken", "DeadLetter",
-           "DowntimeReason", "Gateway", "Line", "LoginFailure", "Machine", "MachineCount", "MachineDataMark",
-           "MachineStateInterval", "Organization", "RetentionPolicy", "Rollup1h", "Rollup1m", "Sample",
+__all__ = ["Alarm", "AlarmConditionState", "AlarmNotification", "AlarmRule", "ApiToken", "Capability",
+           "CapacityBooking", "CapacityOffer", "DeadLetter", "Demand", "DowntimeReason", "Gateway", "Line",
+           "LoginFailure", "Machine", "MachineCount", "MachineDataMark", "MachineStateInterval", "NetworkProfile",
+           "Order", "Organization", "Quote", "Rating", "RetentionPolicy", "Rollup1h", "Rollup1m", "Sample",
            "ShiftCalendar", "Site", "StateCursor", "StateRuleRow", "Tag", "User", "metadata"]
