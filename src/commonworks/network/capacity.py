@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 BUSY_STATES = ("producing", "setup")
+HORIZON_DAYS = 28  # how far ahead spare capacity is computed and published
 HOUR_MS = 3_600_000
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from commonworks.core.auth.deps import Caller, DbSession
 from commonworks.core.crud import crud_router
@@ -21,6 +21,7 @@ from commonworks.network.schemas import (
     DemandCreate,
     DemandOut,
     DemandStatusIn,
+    MatchesOut,
     OfferOut,
     OrderOut,
     ProfileIn,
@@ -105,6 +106,17 @@ def get_demand(demand_id: RowId, session: DbSession, caller: Caller) -> DemandOu
 @router.put("/demands/{demand_id}/status", response_model=DemandOut, summary="Publish, close or cancel a demand")
 def set_status(demand_id: RowId, data: DemandStatusIn, session: DbSession, caller: Caller) -> DemandOut:
     return service.demand_out(session, caller, service.set_demand_status(session, caller, demand_id, data.status))
+
+
+@router.get("/demands/{demand_id}/matches", response_model=MatchesOut,
+            summary="Ranked suppliers for your demand, with reasons")
+def get_matches(demand_id: RowId, session: DbSession, caller: Caller,
+                top: Annotated[int, Query(ge=1, le=100)] = 10) -> MatchesOut:
+    """Only published enterprises that pass every hard constraint (process, material, envelope,
+    tolerance, finish, certifications, batch size, published free hours before the due date),
+    best first, with the score's components (text relevance, distance, price, reputation,
+    capacity slack) and how many suppliers each constraint left out."""
+    return service.demand_matches(session, caller, demand_id, top=top)
 
 
 @router.post("/demands/{demand_id}/quotes", response_model=QuoteOut, status_code=status.HTTP_201_CREATED,

@@ -393,3 +393,44 @@ class Reputation(BaseModel):
     score: float | None = Field(description="0..1 used by matching: mean of on-time and quality rates over "
                                             "the basis with more orders; None without delivered orders")
     basis: str
+
+
+# ---------------------------------------------------------------- matches
+
+
+class ConstraintOut(BaseModel):
+    name: str  # process, material, envelope, tolerance, finish, certification, batch, capacity
+    passed: bool
+    detail: str
+
+
+class ComponentOut(BaseModel):
+    name: str  # text, distance, price, reputation, capacity
+    raw: float | None
+    normalised: float
+    weight: float
+    contribution: float
+
+
+class MatchOut(BaseModel):
+    rank: int
+    enterprise_id: int
+    name: str
+    region: str | None
+    score: float
+    capability_id: int | None
+    process: str
+    distance_km: float | None
+    price_per_hour: float | None
+    free_hours_before_due: float | None
+    reputation: float | None
+    reputation_basis: str
+    constraints: list[ConstraintOut]
+    components: list[ComponentOut]
+
+
+class MatchesOut(BaseModel):
+    demand_id: int
+    candidates: int = Field(description="published capability profiles considered")
+    excluded: dict[str, int] = Field(description="suppliers left out, by the first hard constraint they fail")
+    matches: list[MatchOut]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from commonworks.core.database import utcnow
 from commonworks.core.errors import Conflict, Invalid, NotFound
 from commonworks.core.orgs.models import Organization
 from commonworks.network import capacity as cap
+from commonworks.network import directory, matching
 from commonworks.network.models import (
     Capability,
     CapacityBooking,
@@ -37,6 +39,7 @@ from commonworks.network.models import (
     QuoteStatus,
     Rating,
 )
+from commonworks.network.reputation import delivery_rates
 from commonworks.network.schemas import (
     BookingCreate,
     BookingOut,
@@ -47,9 +50,13 @@ from commonworks.network.schemas import (
     CapabilityUpdate,
     CapacityDay,
     CapacityReport,
+    ComponentOut,
+    ConstraintOut,
     DemandCreate,
     DemandOut,
     MachineCapacity,
+    MatchesOut,
+    MatchOut,
     OrderOut,
     ProfileIn,
     Progress,
@@ -66,7 +73,7 @@ from commonworks.telemetry.models import Line, Machine, Rollup1m, Sample, Tag
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-HORIZON_DAYS = 28
+HORIZON_DAYS = cap.HORIZON_DAYS
 HISTORY_DAYS = 28
 DEFAULT_ZONE = "Asia/Shanghai"
 
@@ -523,27 +530,6 @@ def rate(session: Session, caller: Principal, order_id: int, stars: int, comment
 # ---------------------------------------------------------------- reputation
 
 
-def _rates(orders: list[Order]) -> tuple[float | None, float | None]:
-    """(on-time share, accepted good share) of accepted orders.
-
-    >>> from datetime import date, datetime, UTC
-    >>> a = Order(due_date=date(2026, 3, 1), delivered_at=datetime(2026, 2, 28, tzinfo=UTC),
-    ...           delivered_quantity=100, good_quantity=98)
-    >>> b = Order(due_date=date(2026, 3, 1), delivered_at=datetime(2026, 3, 3, tzinfo=UTC),
-    ...           delivered_quantity=100, good_quantity=100)
-    >>> _rates([a, b])
-    (0.5, 0.99)
-    """
-    if not orders:
-        return None, None
-    zone = ZoneInfo(DEFAULT_ZONE)
-    on_time = sum(1 for o in orders if o.delivered_at is not None and o.delivered_at.astimezone(zone).date()
-                  <= o.due_date)
-    delivered = sum(o.delivered_quantity or 0 for o in orders)
-    good = sum(o.good_quantity or 0 for o in orders)
-    return round(on_time / len(orders), 4), (round(good / delivered, 4) if delivered else None)
-
-
 def reputation(session: Session, org_id: int, *, now: datetime | None = None) -> Reputation:
     """On-time delivery and accepted quality as a supplier, over the last 90 days and the last 10 orders."""
     now = now or utcnow()
@@ -552,8 +538,8 @@ def reputation(session: Session, org_id: int, *, now: datetime | None = None) ->
                                 .order_by(Order.accepted_at.desc(), Order.id.desc())))
     recent = [o for o in done if o.accepted_at is not None and o.accepted_at >= now - timedelta(days=90)]
     last10 = done[:10]
-    on90, q90 = _rates(recent)
-    on10, q10 = _rates(last10)
+    on90, q90 = delivery_rates(recent)
+    on10, q10 = delivery_rates(last10)
     stars, count = session.execute(select(func.avg(Rating.stars), func.count(Rating.id))
                                    .where(Rating.to_org_id == org_id)).one()
     basis_orders, on, q, label = (recent, on90, q90, "90d") if len(recent) >= len(last10) else \
@@ -568,3 +554,70 @@ def reputation(session: Session, org_id: int, *, now: datetime | None = None) ->
                       orders_last10=len(last10), on_time_last10=on10, quality_last10=q10,
                       stars=round(float(stars), 2) if stars is not None else None, ratings=int(count), score=score,
                       basis=basis)
+
+
+# ---------------------------------------------------------------- matching
+
+MAX_EXPLAINED = 5000  # networks up to this size also say how many suppliers each constraint left out
+
+
+def matching_demand(demand: Demand, today: date) -> matching.Demand:
+    """A stored demand as the matcher reads it. Without an estimate of machine hours, the capacity
+    constraint asks for one free hour before the due date (and says so)."""
+    due_day = (demand.due_date - today).days + 1 if demand.due_date else cap.HORIZON_DAYS
+    envelope = None
+    if demand.envelope_x_mm and demand.envelope_y_mm and demand.envelope_z_mm:
+        envelope = (demand.envelope_x_mm, demand.envelope_y_mm, demand.envelope_z_mm)
+    return matching.Demand(
+        process=demand.process, hours=demand.hours or 1.0, due_day=max(1, due_day), material=demand.material,
+        quantity=int(demand.quantity or 1), envelope_mm=envelope, tolerance_mm=demand.tolerance_mm,
+        finish_ra_um=demand.finish_ra_um, certifications=frozenset(demand.certifications or ()),
+        budget=Decimal(str(demand.budget)) if demand.budget is not None else None,
+        lat=demand.delivery_latitude, lon=demand.delivery_longitude,
+        text=" ".join(t for t in (demand.title, demand.description, demand.specification) if t))
+
+
+def demand_matches(session: Session, caller: Principal, demand_id: int, *, top: int = 10,
+                   today: date | None = None) -> MatchesOut:
+    """The buyer's ranked suppliers for its demand, each with the hard constraints it passes and the
+    score breakdown. The buyer's own enterprise is never among them."""
+    demand = own_demand(session, caller, demand_id)
+    if demand.kind != DemandKind.part_rfq or demand.process is None:
+        raise Invalid("matching ranks suppliers for part RFQs with a process", field="process")
+    today = today or _today(ZoneInfo(DEFAULT_ZONE), int(utcnow().timestamp() * 1000))
+    net = directory.network(session, today)
+    if net is None:
+        return MatchesOut(demand_id=demand.id, candidates=0, excluded={}, matches=[])
+    wanted = matching_demand(demand, today)
+    found = net.index.match(wanted, top=top, exclude=[caller.org_id])
+    excluded: dict[str, int] = {}
+    if len(net.profiles) <= MAX_EXPLAINED:
+        for profile in net.profiles.values():
+            if profile.enterprise_id == caller.org_id:
+                continue
+            checks = [matching.check_capability(net.index.taxonomy, profile, c, wanted) for c in profile.capabilities]
+            if any(all(c.passed for c in cs) for cs in checks):
+                continue
+            # the constraint that excludes most of its capabilities' (first failure of each)
+            firsts = [next(c.name for c in cs if not c.passed) for cs in checks]
+            reason = max(set(firsts), key=firsts.count)
+            excluded[reason] = excluded.get(reason, 0) + 1
+    out = []
+    for rank, m in enumerate(found, start=1):
+        profile = net.profiles[m.enterprise_id]
+        capability = profile.capabilities[m.capability_index]
+        comp = {c.name: c for c in m.components}
+        distance = None
+        if wanted.lat is not None and wanted.lon is not None:
+            distance = round(matching.haversine_km(wanted.lat, wanted.lon, profile.lat, profile.lon), 1)
+        out.append(MatchOut(
+            rank=rank, enterprise_id=m.enterprise_id, name=m.name, region=m.region, score=round(m.score, 4),
+            capability_id=net.capability_ids[m.enterprise_id][m.capability_index], process=m.process,
+            distance_km=distance,
+            price_per_hour=float(capability.price_per_hour) if capability.price_per_hour is not None else None,
+            free_hours_before_due=round(matching.free_before(capability, wanted.due_day), 1),
+            reputation=profile.reputation, reputation_basis=profile.reputation_basis,
+            constraints=[ConstraintOut(name=c.name, passed=c.passed, detail=c.detail) for c in m.constraints],
+            components=[ComponentOut(name=c.name, raw=c.raw, normalised=round(c.normalised, 4), weight=c.weight,
+                                     contribution=round(c.contribution, 4)) for c in comp.values()]))
+    return MatchesOut(demand_id=demand.id, candidates=len(net.profiles), excluded=excluded, matches=out)
