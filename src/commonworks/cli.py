@@ -340,8 +340,9 @@ def demo(
 ) -> None:
     """Migrate, seed the demo enterprises, start their simulated factories and gateways, and serve."""
     import subprocess
+    import time
 
-    from commonworks.demo import seed, seed_factories
+    from commonworks.demo import seed, seed_factories, seed_network
 
     settings = _settings()
     db = _upgrade(settings)
@@ -350,6 +351,7 @@ def demo(
     with db.transaction() as session:
         accounts = seed(session)
         configs = seed_factories(session, settings.data_dir / "demo", url) if factories else []
+        seed_network(session, now_ms=int(time.time() * 1000))
     table = Table(title="Demo accounts / 演示账号")
     for column in ("e-mail", "password", "organization", "role"):
         table.add_column(column, overflow="fold")

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import select
@@ -289,3 +290,59 @@ def seed_factories(session: Session, directory: Path, platform_url: str) -> list
     simulate_path = directory / "simulate.yaml"
     simulate_path.write_text(yaml.safe_dump(simulate, sort_keys=False))
     return [simulate_path, *gateway_files]
+
+
+# ---------------------------------------------------------------- the network
+
+# What the demo factories offer the network: (credit17, description zh, description en, certifications,
+# [(process, materials, envelope, tolerance, finish, price/h, machine keys)])
+NETWORK_PROFILES = (
+    ("91340100MA2N0C0Q0", "合肥高新区数控加工厂：立式加工中心与数控车床，铝合金、不锈钢、碳钢精密零件，"
+     "支架、端盖、壳体、轴套，小批量多品种，两班生产。",
+     "CNC job shop in Hefei: vertical machining centres and CNC lathes; precision aluminium, stainless and steel "
+     "parts (brackets, covers, housings, bushes), small batches, two shifts.",
+     ["iso_9001"],
+     [("milling", ["aluminium", "stainless", "steel"], (1100, 600, 600), 0.01, 1.6, 180.0, ["cnc-01", "cnc-02"]),
+      ("turning", ["aluminium", "stainless", "steel", "copper"], (300, 300, 500), 0.01, 1.6, 150.0, ["cnc-03"])]),
+    ("91370200MA3C4D5E6", "青岛城阳注塑厂：120T–250T 注塑机，ABS、PC、PP、PA66 外壳、面板、卡扣，自有模具维护。",
+     "Injection moulder in Qingdao: 120–250 t machines; ABS, PC, PP and PA66 housings, panels and clips; "
+     "in-house mould maintenance.",
+     ["iso_9001", "iatf_16949"],
+     [("injection_moulding", ["abs", "pc", "pp", "pa66"], (600, 500, 400), 0.05, 0.8, 120.0,
+       ["imm-01", "imm-02", "imm-03"])]),
+    ("91340200MA2T7U8W9", "芜湖经开区钣金厂：光纤激光切割、数控折弯，碳钢、不锈钢机柜与钣金件。",
+     "Sheet-metal shop in Wuhu: fibre laser cutting and CNC bending of steel and stainless cabinets and parts.",
+     ["iso_9001"],
+     [("laser_cutting", ["steel", "stainless", "aluminium"], (3000, 1500, 20), 0.1, 6.3, 220.0, ["laser-01"]),
+      ("bending", ["steel", "stainless", "aluminium"], (3100, 1500, 200), 0.2, None, 160.0, ["pb-01"])]),
+)
+SYNTHETIC_SUPPLIERS = 40  # published suppliers from the seeded generator, so a buyer's RFQ has alternatives
+
+
+def seed_network(session: Session, *, now_ms: int) -> None:
+    """Network profiles and capabilities of the demo factories (attached to their machines) with their
+    spare hours published, and a seeded network of other suppliers around them (once)."""
+    from datetime import UTC, datetime
+
+    from commonworks.network import seed as network_seed
+    from commonworks.network.models import Capability, NetworkProfile
+    from commonworks.network.service import publish_offers
+
+    for credit17, zh, en, certs, capabilities in NETWORK_PROFILES:
+        org = session.scalar(select(Organization).where(
+            Organization.credit_code == codes.credit_code_with_check(credit17)))
+        if org is None or session.scalar(select(NetworkProfile.id).where(NetworkProfile.org_id == org.id)):
+            continue
+        session.add(NetworkProfile(org_id=org.id, published=True, description_zh=zh, description_en=en,
+                                   certifications=certs, lead_time_days=7))
+        machines = dict(session.execute(select(Machine.key, Machine.id).where(Machine.org_id == org.id)).all())
+        for process, materials, envelope, tolerance, finish, price, keys in capabilities:
+            row = Capability(org_id=org.id, process=process, materials=materials, envelope_x_mm=envelope[0],
+                             envelope_y_mm=envelope[1], envelope_z_mm=envelope[2], tolerance_mm=tolerance,
+                             finish_ra_um=finish, price_per_hour=price, hours_per_day=None if machines else 16.0,
+                             machine_ids=[machines[k] for k in keys if k in machines])
+            session.add(row)
+            session.flush()
+            publish_offers(session, row, share=0.8, now_ms=now_ms)
+    today = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    network_seed.store(session, SYNTHETIC_SUPPLIERS, seed=2026, today=today)

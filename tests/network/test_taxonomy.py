@@ -6,12 +6,12 @@ import doctest
 
 import pytest
 
-from commonworks.network import capacity, taxonomy
+from commonworks.network import capacity, reputation, seed, taxonomy
 from commonworks.network.taxonomy import TaxonomyError, parse
 
 
 def test_worked_examples_in_docstrings() -> None:
-    for module in (taxonomy, capacity):
+    for module in (taxonomy, capacity, reputation, seed):
         assert doctest.testmod(module).failed == 0
 
 

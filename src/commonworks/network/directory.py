@@ -48,9 +48,10 @@ def _fingerprint(session: Session, today: date) -> tuple[Any, ...]:
 
 def _region_name(code: str) -> str:
     try:
-        return lookup_region(code).name
+        region = lookup_region(code)
     except CodeError:
         return code
+    return region.province if region.name == "市辖区" else region.name  # 天津, 重庆 …
 
 
 def reputations(session: Session, org_ids: list[int]) -> dict[int, tuple[float | None, str]]:

@@ -196,13 +196,19 @@ def publish(session: Session, caller: Principal, data: PublishIn, *, now_ms: int
     """Publish (replace) the offers of one capability for the next ``days`` days from its free hours."""
     check_writer(caller, EDITORS)
     capability = get_in_tenant(session, Capability, data.capability_id, caller, what="capability")
-    report = capacity_report(session, caller.org_id, now_ms=now_ms, days=data.days)
+    return publish_offers(session, capability, days=data.days, share=data.share, max_hours=data.max_hours_per_day,
+                          price=data.price_per_hour, now_ms=now_ms)
+
+
+def publish_offers(session: Session, capability: Capability, *, days: int = HORIZON_DAYS, share: float = 1.0,
+                   max_hours: float | None = None, price: float | None = None, now_ms: int) -> list[CapacityOffer]:
+    report = capacity_report(session, capability.org_id, now_ms=now_ms, days=days)
     rows = next(c for c in report.capabilities if c.capability_id == capability.id).days
-    price = data.price_per_hour if data.price_per_hour is not None else capability.price_per_hour
+    price = price if price is not None else capability.price_per_hour
     session.execute(delete(CapacityOffer).where(CapacityOffer.capability_id == capability.id))
-    offers = [CapacityOffer(org_id=caller.org_id, capability_id=capability.id, day=row.day,
-                            hours=cap.published_hours(row.free_h, data.share, data.max_hours_per_day),
-                            price_per_hour=price) for row in rows]
+    offers = [CapacityOffer(org_id=capability.org_id, capability_id=capability.id, day=row.day,
+                            hours=cap.published_hours(row.free_h, share, max_hours), price_per_hour=price)
+              for row in rows]
     session.add_all(offers)
     session.flush()
     return offers
