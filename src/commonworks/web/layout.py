@@ -65,7 +65,12 @@ CAPABILITIES = (
         NavItem(N_("Downtime Pareto"), "bar_chart", "/operations/pareto"),
         NavItem(N_("Alarms"), "notifications_active", "/alarms", badge="alarms"),
     )),
-    NavItem(N_("Network"), "handshake"),
+    NavItem(N_("Network"), "handshake", children=(
+        NavItem(N_("Capability profile"), "badge", "/network/profile"),
+        NavItem(N_("Spare capacity"), "event_available", "/network/capacity"),
+        NavItem(N_("Demands and quotes"), "request_quote", "/network/demands"),
+        NavItem(N_("Orders"), "local_shipping", "/network/orders"),
+    )),
     NavItem(N_("Pooling"), "shopping_cart"),
     NavItem(N_("Growth"), "trending_up"),
     NavItem(N_("Region"), "map"),
