@@ -105,6 +105,11 @@ def _open(settings: Settings) -> Database:
     return db
 
 
+def open_database() -> Database:
+    """The configured database, migrated already (else exit 1 saying so): for subcommands of other packages."""
+    return _open(_settings())
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
