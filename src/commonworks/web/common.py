@@ -197,11 +197,16 @@ def not_found(_: Translate, message: str, back_to: str, back_label: str) -> None
             .props("flat no-caps color=primary")
 
 
-def confirm(_: Translate, title: str, message: str, action: str, on_confirm: Any) -> None:
-    """A confirmation dialog; ``on_confirm`` runs when the user agrees and returns True to close."""
-    with ui.dialog() as dialog, ui.card().classes("w-[440px] max-w-full p-6 gap-4"):
+def confirm(_: Translate, title: str, message: str, action: str, on_confirm: Any, *, icon: str = "warning",
+            color: str = "negative", testid: str | None = None) -> None:
+    """A confirmation dialog; ``on_confirm`` runs when the user agrees and returns an error message to keep
+    the dialog open with it. Red with a warning by default (destructive); a step forward passes
+    ``color="positive"`` and its icon. ``testid`` marks the dialog (``testid``) and its button (``agree``)."""
+    with ui.dialog() as dialog, ui.card().classes("w-[480px] max-w-full p-6 gap-4") as card:
+        if testid:
+            card.props(f'data-testid="{testid}"')
         with ui.row().classes("items-center gap-3 no-wrap"):
-            ui.icon("warning", size="28px", color="negative")
+            ui.icon(icon, size="28px", color=color)
             ui.label(title).classes("text-lg font-semibold text-grey-9")
         ui.label(message).classes("text-sm text-grey-8")
         error = ui.label().classes("text-sm text-negative")
@@ -217,7 +222,9 @@ def confirm(_: Translate, title: str, message: str, action: str, on_confirm: Any
 
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps color=grey-8")
-            ui.button(action, on_click=agree).props("unelevated no-caps color=negative")
+            button = ui.button(action, on_click=agree).props(f"unelevated no-caps color={color}")
+            if testid:
+                button.props('data-testid="agree"')
     dialog.on("hide", dialog.delete)
     dialog.open()
 

@@ -243,13 +243,7 @@ class DemandBoard:
                   </div>
                 </q-td>""",
             )
-            table.add_slot(
-                "body-cell-status",
-                r"""
-                <q-td :props="props">
-                  <q-badge :color="props.row.status_color" :label="props.row.status_label" rounded />
-                </q-td>""",
-            )
+            table.add_slot("body-cell-status", network_ui.STATUS_SLOT)
             table.add_slot(
                 "body-cell-quote",
                 r"""
@@ -756,13 +750,7 @@ class DemandView:
                     f"body-cell-{name}",
                     f'<q-td :props="props" class="tabular-nums">{{{{ props.row.{name}_text }}}}</q-td>',
                 )
-            table.add_slot(
-                "body-cell-status",
-                r"""
-                <q-td :props="props">
-                  <q-badge :color="props.row.status_color" :label="props.row.status_label" rounded />
-                </q-td>""",
-            )
+            table.add_slot("body-cell-status", network_ui.STATUS_SLOT)
             table.add_slot(
                 "body-cell-actions",
                 r"""

@@ -120,13 +120,7 @@ class OrderList:
                                          rounded size="6px" style="width: 120px" />
                     </q-td>""",
                 )
-                self.table.add_slot(
-                    "body-cell-status",
-                    r"""
-                    <q-td :props="props">
-                      <q-badge :color="props.row.status_color" :label="props.row.status_label" rounded />
-                    </q-td>""",
-                )
+                self.table.add_slot("body-cell-status", network_ui.STATUS_SLOT)
         self.show(nd.orders(self.viewer.user_id))
         ui.timer(LIST_REFRESH_S, self.refresh)
 

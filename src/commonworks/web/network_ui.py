@@ -7,11 +7,17 @@ from typing import Any
 
 from nicegui import ui
 
+from commonworks.web.common import confirm
 from commonworks.web.layout import Translate
 from commonworks.web.network_format import Look
 
 INPUT = "outlined dense stack-label"
 MAX_ROW_ID = 2**31 - 1
+# a table column showing the row's status as a coloured badge (rows carry status_color and status_label)
+STATUS_SLOT = r"""
+<q-td :props="props">
+  <q-badge :color="props.row.status_color" :label="props.row.status_label" rounded />
+</q-td>"""
 
 
 def row_id(text: str) -> int | None:
@@ -30,26 +36,6 @@ def status_badge(_: Translate, looks: dict[str, Look], status: str, testid: str 
 def agree_dialog(
     _: Translate, title: str, message: str, action: str, on_confirm: Any, *, icon: str = "handshake"
 ) -> None:
-    """A confirmation whose action is a step forward (accepting, ordering); :func:`common.confirm` is for
-    destructive ones. ``on_confirm`` returns an error message to keep the dialog open with it."""
-    with ui.dialog() as dialog, ui.card().classes("w-[480px] max-w-full p-6 gap-4").props('data-testid="agree-dialog"'):
-        with ui.row().classes("items-center gap-3 no-wrap"):
-            ui.icon(icon, size="28px", color="positive")
-            ui.label(title).classes("text-lg font-semibold text-grey-9")
-        ui.label(message).classes("text-sm text-grey-8")
-        error = ui.label().classes("text-sm text-negative")
-        error.set_visibility(False)
-
-        def agree() -> None:
-            outcome = on_confirm()
-            if isinstance(outcome, str):
-                error.set_text(outcome)
-                error.set_visibility(True)
-                return
-            dialog.close()
-
-        with ui.row().classes("w-full justify-end gap-2"):
-            ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps color=grey-8")
-            ui.button(action, on_click=agree).props('unelevated no-caps color=positive data-testid="agree"')
-    dialog.on("hide", dialog.delete)
-    dialog.open()
+    """A confirmation whose action is a step forward (accepting, ordering); ``on_confirm`` returns an error
+    message to keep the dialog open with it."""
+    confirm(_, title, message, action, on_confirm, icon=icon, color="positive", testid="agree-dialog")
