@@ -62,6 +62,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/network/bookings/{booking_id}"): {"label": "被改名"},
     ("POST", "/api/v1/network/capacity/publish"): {"capability_id": 1},
     ("POST", "/api/v1/network/demands"): {"kind": "technical", "title": "入侵", "description": "x"},
+    ("POST", "/api/v1/network/allocation"): {"time_limit_s": 1},
     ("PUT", "/api/v1/network/demands/{demand_id}/status"): {"status": "open"},
     ("POST", "/api/v1/network/demands/{demand_id}/quotes"): {"price": 1, "lead_time_days": 1},
     ("POST", "/api/v1/network/quotes/{quote_id}/withdraw"): {},

@@ -148,3 +148,45 @@ def test_matches_are_the_buyers_alone_and_only_for_rfqs(client, tenants, network
     ).json()
     names = [m["name"] for m in client.get(f"{API}/demands/{own['id']}/matches", headers=supplier).json()["matches"]]
     assert "合肥五轴精工" not in names and "宁波铝件加工" in names
+
+
+def test_allocation_places_the_buyers_rfqs_at_least_total_cost(client, db, password_hash, tenants) -> None:  # type: ignore[no-untyped-def]
+    """Two RFQs of 20 machine hours each. 合肥甲 (150/h) and 宁波乙 (120/h, 465.9 km away: 3 CNY/km
+    transport = 1,397.66) publish 1 h a day — 28 h in four weeks, room for one job each; 合肥丙 (200/h)
+    has room for both. Costs: 甲 3,000; 乙 2,400 + 1,397.66 = 3,797.66; 丙 4,000. The cheapest plan puts
+    one job at 甲 and one at 乙: 6,797.66."""
+    milling = {"process": "milling", "materials": ["aluminium"], "tolerance_mm": 0.01}
+    _supplier(client, db, password_hash, "合肥甲", HEFEI, {**milling, "price_per_hour": 150}, hours_per_day=1.0)
+    _supplier(client, db, password_hash, "宁波乙", NINGBO, {**milling, "price_per_hour": 120}, hours_per_day=1.0)
+    _supplier(client, db, password_hash, "合肥丙", HEFEI, {**milling, "price_per_hour": 200}, hours_per_day=10.0)
+    buyer = tenants.b.owner.headers
+    due = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=27)).isoformat()
+    ids = []
+    for title in ("端盖", "支架"):
+        made = client.post(
+            f"{API}/demands",
+            headers=buyer,
+            json={
+                "kind": "part_rfq",
+                "title": title,
+                "process": "milling",
+                "material": "aluminium",
+                "quantity": 100,
+                "tolerance_mm": 0.05,
+                "hours": 20,
+                "due_date": due,
+                "delivery_latitude": HEFEI[0],
+                "delivery_longitude": HEFEI[1],
+            },
+        )
+        ids.append(made.json()["id"])
+    plan = client.post(f"{API}/allocation", headers=buyer, json={"time_limit_s": 10})
+    assert plan.status_code == 200, plan.text
+    result = plan.json()
+    assert result["objective"] == pytest.approx(6797.66, abs=0.02)
+    assert result["gap"] <= 0.01 and result["served"] == 2
+    assert sorted(a["supplier_name"] for a in result["assignment"]) == ["合肥甲", "宁波乙"]
+    assert result["breakdown"]["transport"] == pytest.approx(1397.66, abs=0.02)
+    assert {a["demand_id"] for a in result["assignment"]} == set(ids)
+    other = client.post(f"{API}/allocation", headers=tenants.a.owner.headers, json={"demand_ids": [ids[0]]})
+    assert other.status_code == 422 and other.json()["error"]["field"] == "demand_ids"

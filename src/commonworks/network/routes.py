@@ -15,6 +15,7 @@ from commonworks.network import service
 from commonworks.network.models import DemandKind
 from commonworks.network.schemas import (
     AcceptIn,
+    AllocationIn,
     BindIn,
     CapacityReport,
     DeliverIn,
@@ -117,6 +118,14 @@ def get_matches(demand_id: RowId, session: DbSession, caller: Caller,
     best first, with the score's components (text relevance, distance, price, reputation,
     capacity slack) and how many suppliers each constraint left out."""
     return service.demand_matches(session, caller, demand_id, top=top)
+
+
+@router.post("/allocation", summary="Place your open RFQs on the network at least total cost")
+def allocation(data: AllocationIn, session: DbSession, caller: Caller) -> dict[str, Any]:
+    """Many demands at once (a monthly plan): each to one of its best matching suppliers — or split where
+    you allow it — at least total cost (machine hours × price + transport) within the suppliers' published
+    spare hours, solved exactly by HiGHS: the assignment, ``objective``, ``bound``, ``gap`` and ``status``."""
+    return service.plan_allocation(session, caller, data.demand_ids, time_limit=data.time_limit_s)
 
 
 @router.post("/demands/{demand_id}/quotes", response_model=QuoteOut, status_code=status.HTTP_201_CREATED,

@@ -434,3 +434,9 @@ class MatchesOut(BaseModel):
     candidates: int = Field(description="published capability profiles considered")
     excluded: dict[str, int] = Field(description="suppliers left out, by the first hard constraint they fail")
     matches: list[MatchOut]
+
+
+class AllocationIn(Input):
+    demand_ids: Annotated[list[RefId], AfterValidator(lambda v: _unique(v, "demand"))] | None = Field(
+        default=None, max_length=2000, description="default: all your open part RFQs")
+    time_limit_s: float = Field(default=10.0, gt=0, le=30)
