@@ -142,6 +142,11 @@ def test_an_engineer_assigns_a_reason_to_a_stop(client, tenants, plant) -> None:
     assert done.status_code == 200, done.text
     assert (done.json()["reason_id"], done.json()["note"], done.json()["reason_by"]) == (
         reasons["BRK-MECH"], "主轴轴承异响", tenants.a.engineer.user_id)
+    # the state list shows the stop exactly as the answer did (who, when, the note)
+    listed = client.get(f"/api/v1/machines/{plant.machine_id}/states", params={"start": T0, "end": T0 + 3 * H},
+                        headers=tenants.a.viewer.headers)
+    assert listed.headers["content-type"] == "application/json"
+    assert [s for s in listed.json() if s["id"] == down] == [done.json()] and done.json()["reason_at"]
     # another tenant's reason is not found
     client.post("/api/v1/downtime-reasons/standard", headers=tenants.b.owner.headers)
     b_reason = client.get("/api/v1/downtime-reasons?limit=1", headers=tenants.b.owner.headers).json()["items"][0]

@@ -140,3 +140,28 @@ def test_hourly_part_counts_follow_the_counters_through_a_reset(client, tenants,
         rows = session.scalars(select(MachineCount).order_by(MachineCount.hour_ms)).all()
         assert [((r.hour_ms - base) // hour, r.produced, r.good) for r in rows] == [(0, 30, 30), (1, 35, 33),
                                                                                     (2, 20, 20)]
+
+
+def test_a_moulders_parts_are_its_good_and_scrap_parts_not_its_shots(client, tenants) -> None:  # type: ignore[no-untyped-def]
+    """An injection moulder (default rule: status register, good and scrap counters) with a 4-cavity mould:
+    10 shots in the hour make 40 parts, of which 3 scrap — produced 40, good 37, not "10 produced, 37 good"."""
+    db = client.app.state.db
+    h = tenants.a.owner.headers
+    plant = make_plant(client, tenants.a.owner, prefix="imm-01")
+    assert client.patch(f"/api/v1/machines/{plant.machine_id}", json={"machine_type": "injection_moulding"},
+                        headers=h).status_code == 200
+    for key in ("machine_status", "shot_counter", "good_counter", "scrap_counter"):
+        assert client.post("/api/v1/tags", headers=h, json={
+            "key": f"imm-01.{key}", "name": key, "unit": "1", "data_type": "int",
+            "machine_id": plant.machine_id}).status_code == 201
+    hour = 3600 * S
+    base = NOW // hour * hour - 2 * hour
+    readings = {"machine_status": [(base, 3)], "shot_counter": [(base, 500), (base + 30 * MIN, 510)],
+                "good_counter": [(base, 1_900), (base + 30 * MIN, 1_937)],
+                "scrap_counter": [(base, 100), (base + 30 * MIN, 103)]}
+    send(client, plant, [{"tag": f"imm-01.{k}", "ts": [t for t, _ in v], "v": [x for _, x in v]}
+                         for k, v in readings.items()], "moulder")
+    refresh(db, base + hour)
+    with db.transaction() as session:
+        rows = session.scalars(select(MachineCount).where(MachineCount.machine_id == plant.machine_id)).all()
+        assert [((r.hour_ms - base) // hour, r.produced, r.good) for r in rows] == [(0, 40, 37)]

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from commonworks.operations.models import MachineCount, MachineStateInterval
 from commonworks.operations.states import State
@@ -130,3 +131,24 @@ def test_downtime_pareto_by_duration_and_count(client, tenants, day) -> None:  #
     by_count = client.get("/api/v1/operations/downtime/pareto", params={**params, "by": "count"},
                           headers=tenants.a.viewer.headers).json()
     assert by_count[0]["code"] == "MICRO" and by_count[0]["share"] == pytest.approx(2 / 5)
+
+
+def test_pareto_counts_stop_time_in_planned_busy_time_only(client, tenants, day) -> None:  # type: ignore[no-untyped-def]
+    """Over the whole example day the machine is idle 00:00–08:00 and 16:00–24:00, outside its shift: no loss,
+    so not in the Pareto. What is left is the KPIs' lost time: setup 1,200 s (AUST), down 2,700 s (ADOT)."""
+    params = {"start": DAY, "end": DAY + 24 * H, "machine_id": day.machine_id}
+    rows = client.get("/api/v1/operations/downtime/pareto", params=params, headers=tenants.a.viewer.headers).json()
+    assert [(r["state"], r["seconds"], r["count"]) for r in rows] == [("down_unplanned", 2700, 2), ("setup", 1200, 1)]
+    [m] = get_kpi(client, tenants.a.viewer, machine_id=day.machine_id)["machines"]
+    assert (m["adot_s"], m["aust_s"], m["adet_s"]) == (2700, 1200, 0)
+    # a stop across the 12:00–12:30 break counts its minutes outside the break only
+    with client.app.state.db.transaction() as session:
+        row = session.scalars(select(MachineStateInterval).where(MachineStateInterval.start_ms == at(10, 30))).one()
+        row.end_ms = at(11, 50)  # producing 10:30–11:50, then down 11:50–12:40, producing again
+        session.add_all([MachineStateInterval(org_id=tenants.a.org_id, machine_id=day.machine_id, start_ms=at(11, 50),
+                                              end_ms=at(12, 40), state=State.down_unplanned),
+                         MachineStateInterval(org_id=tenants.a.org_id, machine_id=day.machine_id, start_ms=at(12, 40),
+                                              end_ms=at(13), state=State.producing)])
+    rows = client.get("/api/v1/operations/downtime/pareto", params=params, headers=tenants.a.viewer.headers).json()
+    # 50 min down, 30 of them in the break: 20 min (1,200 s) more down time, one stop more
+    assert [(r["state"], r["seconds"], r["count"]) for r in rows] == [("down_unplanned", 3900, 3), ("setup", 1200, 1)]

@@ -77,3 +77,93 @@ def test_site_with_lines_cannot_be_deleted(client, tenants) -> None:  # type: ig
     plant = make_plant(client, tenants.a.owner)
     assert client.delete(f"/api/v1/sites/{plant.site_id}", headers=tenants.a.owner.headers).status_code == 409
     assert client.get(f"/api/v1/sites/{plant.site_id}", headers=tenants.a.owner.headers).status_code == 200
+
+
+# ---------------------------------------------------------------- trend series: resolution by a point budget
+
+T0 = 1_767_571_200_000  # 2026-01-05T00:00:00Z
+S, MIN, H, DAY = 1000, 60_000, 3_600_000, 86_400_000
+
+
+def _ingest(client, plant, key: str, ts: list[int], values: list[float]) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {plant.gateway_token}"}
+    for i in range(0, len(ts), 50_000):
+        batch = {"batch_id": f"{key}-{i}", "series": [{"tag": key, "ts": ts[i:i + 50_000], "v": values[i:i + 50_000]}]}
+        response = client.post("/api/v1/ingest", json=batch, headers=headers)
+        assert response.status_code == 200 and response.json()["accepted"] == len(batch["series"][0]["ts"])
+
+
+@pytest.fixture
+def trend_plant(client, tenants):  # type: ignore[no-untyped-def]
+    """spindle_speed every 5 s for 3 days (51,840 samples); part_count once an hour for 160 days, the value
+    being the hour's index (0, 1, 2, …)."""
+    plant = make_plant(client, tenants.a.owner)
+    dense = list(range(T0, T0 + 3 * DAY, 5 * S))
+    _ingest(client, plant, "cnc-01.spindle_speed", dense, [float(8000 + i % 7) for i in range(len(dense))])
+    hourly = list(range(T0, T0 + 160 * DAY, H))
+    _ingest(client, plant, "cnc-01.part_count", hourly, [float(i) for i in range(len(hourly))])
+    return plant
+
+
+AUTO_CASES = [  # (tag, range, the resolution auto picks, how many points that gives)
+    # short: raw while the samples fit the budget of 3,600 points (1 h at 5 s = 720) …
+    ("spindle_speed", H, "raw", 720),
+    # … but 6 h at 5 s is 4,320 samples: minute buckets instead
+    ("spindle_speed", 6 * H, "1m", 360),
+    # medium: a day of minutes (1,440) fits; three days (4,320 minutes, all with data) do not: hours
+    ("spindle_speed", DAY, "1m", 1_440),
+    ("spindle_speed", 3 * DAY, "1h", 72),
+    # sparse data keeps its detail: three days of an hourly tag are 72 minute buckets
+    ("part_count", 3 * DAY, "1m", 72),
+    # long: a month of hours (720) fits, and 150 days (3,600); 160 days of hours (3,840) do not: days
+    ("part_count", 30 * DAY, "1h", 720),
+    ("part_count", 150 * DAY, "1h", 3_600),
+    ("part_count", 160 * DAY, "1d", 160),
+]
+
+
+def test_auto_resolution_is_the_finest_within_the_point_budget(client, tenants, trend_plant) -> None:  # type: ignore[no-untyped-def]
+    from commonworks.telemetry.service import POINT_BUDGET
+
+    got = []
+    for tag, span, _, _ in AUTO_CASES:
+        response = client.get(f"/api/v1/tags/{trend_plant.tags[tag]}/series", params={"start": T0, "end": T0 + span},
+                              headers=tenants.a.viewer.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        got.append((tag, span, body["resolution"], len(body["points"])))
+    assert got == AUTO_CASES
+    assert max(points for *_, points in got) <= POINT_BUDGET == 3_600
+
+
+def test_daily_points_merge_the_hourly_rollups(client, tenants, trend_plant) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/tags/{trend_plant.tags['part_count']}/series"
+    body = client.get(url, params={"start": T0, "end": T0 + 160 * DAY}, headers=tenants.a.viewer.headers).json()
+    # day d holds the hours 24d … 24d + 23: average 24d + 11.5, and so on
+    assert [(p["ts"], p["value"], p["min"], p["max"], p["last"], p["count"]) for p in body["points"][:2]] == [
+        (T0, 11.5, 0.0, 23.0, 23.0, 24), (T0 + DAY, 35.5, 24.0, 47.0, 47.0, 24)]
+
+
+def test_an_explicit_resolution_wins_over_the_budget(client, tenants, trend_plant) -> None:  # type: ignore[no-untyped-def]
+    def get(tag: str, span: int, resolution: str):  # type: ignore[no-untyped-def]
+        return client.get(f"/api/v1/tags/{trend_plant.tags[tag]}/series",
+                          params={"start": T0, "end": T0 + span, "resolution": resolution},
+                          headers=tenants.a.viewer.headers)
+
+    minutes = get("spindle_speed", 3 * DAY, "1m").json()
+    assert (minutes["resolution"], len(minutes["points"])) == ("1m", 4_320)
+    raw = get("spindle_speed", 6 * H, "raw").json()
+    assert (raw["resolution"], len(raw["points"])) == ("raw", 4_320)
+    assert len(get("part_count", 160 * DAY, "1h").json()["points"]) == 3_840
+    too_many = get("spindle_speed", 3 * DAY, "raw")  # 51,840 raw samples: more than one answer carries
+    assert too_many.status_code == 422 and too_many.json()["error"]["field"] == "resolution"
+    unknown = get("spindle_speed", DAY, "5m")
+    assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "resolution"
+
+
+def test_resolution_worked_examples() -> None:
+    import doctest
+
+    from commonworks.telemetry import service
+
+    assert doctest.testmod(service).failed == 0

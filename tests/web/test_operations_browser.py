@@ -205,7 +205,7 @@ def step_pareto_lists_the_groups_in_order(server: Server, owner_page: Page, ops:
     expect(page).to_have_url(f"{server.url}/operations/pareto")
     page.get_by_test_id("pareto-scope").click()
     page.locator(".q-menu .q-item").get_by_text("设备：冲床 (press-02) · 一号厂区 · 冲压线", exact=True).click()
-    names = ["电气故障", "未归因：故障停机", "换模", "未归因：待机", "短暂停机（未归因）"]
+    names = ["电气故障", "换模", "未归因：故障停机", "未归因：待机", "短暂停机（未归因）"]
     rows = page.get_by_test_id("pareto-table").locator("tbody tr")
     expect(rows).to_have_count(5)
     for i, name in enumerate(names):

@@ -151,11 +151,14 @@ def test_pareto_by_scope_duration_and_count(plant, tenants: Tenants) -> None:  #
         f"machine:{plant.machines['laser-03']}", f"machine:{press}"]  # one site: no site scope
     assert (scopes[-1].name, scopes[-1].parent) == ("冲床 (press-02)", "一号厂区 · 冲压线")
     groups = ops_data.pareto(viewer, f"machine:{press}", now - 7 * 24 * H, now)
-    assert [g["code"] or g["state"] for g in groups] == ["BRK-ELEC", "down_unplanned", "CHG-MOULD", "idle", "MICRO"]
+    # press-02's breakdown since 25 minutes ago runs into the planned stop that began 15 minutes ago: only its
+    # 10-odd minutes before that are lost time, fewer than the 20-minute mould change
+    assert [g["code"] or g["state"] for g in groups] == ["BRK-ELEC", "CHG-MOULD", "down_unplanned", "idle", "MICRO"]
     assert (groups[0]["seconds"], groups[-1]["count"]) == (3000, 2)
+    assert 600 <= groups[2]["seconds"] < 660
     assert ops_data.pareto(viewer, f"line:{lines['冲压线']}", now - 7 * 24 * H, now) == groups
     by_count = ops_data.pareto(viewer, f"machine:{press}", now - 7 * 24 * H, now, "count")
-    assert [g["code"] or g["state"] for g in by_count] == ["MICRO", "BRK-ELEC", "down_unplanned", "CHG-MOULD", "idle"]
+    assert [g["code"] or g["state"] for g in by_count] == ["MICRO", "BRK-ELEC", "CHG-MOULD", "down_unplanned", "idle"]
     everything = ops_data.pareto(viewer, "all", now - 7 * 24 * H, now)
     assert sum(g["count"] for g in everything) == 9
     for bad in ("rack:1", "machine:x", "machine"):

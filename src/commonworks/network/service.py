@@ -68,7 +68,7 @@ from commonworks.network.schemas import (
 from commonworks.operations.calendar import planned_time
 from commonworks.operations.counts import hourly_increments
 from commonworks.operations.models import ShiftCalendar
-from commonworks.operations.service import _calendar_of, kpi_report
+from commonworks.operations.service import calendar_of, kpi_report
 from commonworks.telemetry.models import Line, Machine, Rollup1m, Sample, Tag
 
 DAY_MS = 86_400_000
@@ -147,7 +147,7 @@ def capacity_report(session: Session, org_id: int, *, now_ms: int, days: int = H
         CapacityBooking.org_id == org_id, CapacityBooking.end_ms > starts[0], CapacityBooking.start_ms < starts[-1])))
     per_machine: dict[int, MachineCapacity] = {}
     for machine in machines:
-        calendar = _calendar_of(machine, line_site, calendars)
+        calendar = calendar_of(machine, line_site, calendars)
         shift_h = []
         for a, b in itertools.pairwise(starts):
             if calendar is None:

@@ -36,12 +36,15 @@ log = logging.getLogger(__name__)
 
 # Injection moulding machines expose their controller's status register (EUROMAP 77-like codes
 # as the demo moulders use them); everything else defaults to OPC 40001-1 MachineryItemState.
+# Their shot counter counts cycles, each making one part per cavity, while the good and scrap
+# counters count parts: parts made are good + scrap (counting shots as parts set 8 good parts of
+# an 8-cavity shot against 1 produced, and the quality ratio was 1 whatever the scrap).
 IMM_STATUS: dict[str, State] = {"0": State.idle, "1": State.idle, "2": State.setup, "3": State.producing,
                                 "4": State.down_unplanned}
 DEFAULT_RULES: dict[str, StateRule] = {
     MachineType.injection_moulding.value: StateRule(state_tag="machine_status", mapping=IMM_STATUS,
-                                                    counter_tag="shot_counter", good_tag="good_counter",
-                                                    scrap_tag=None),
+                                                    counter_tag=None, good_tag="good_counter",
+                                                    scrap_tag="scrap_counter"),
 }
 DEFAULT_RULE = StateRule(mapping=OPC_40001_1)
 FIRST_LOOKBACK_MS = 7 * 86_400_000  # a machine's first derivation starts at most a week back
@@ -192,12 +195,16 @@ def _recount(session: Session, machine: Machine, rule: StateRule, tags: _Machine
         ok = np.isfinite(numeric)
         return hourly_increments(ts[ok], numeric[ok], start)
 
-    produced = increments(rule.counter_tag)
-    if rule.good_tag is not None:
-        good = increments(rule.good_tag)
+    if rule.counter_tag is None:  # good and scrap parts are counted, all parts are not
+        good, scrap = increments(rule.good_tag), increments(rule.scrap_tag)
+        produced = {h: good.get(h, 0) + scrap.get(h, 0) for h in good.keys() | scrap.keys()}
     else:
-        scrap = increments(rule.scrap_tag)
-        good = {h: n - scrap.get(h, 0) for h, n in produced.items()}
+        produced = increments(rule.counter_tag)
+        if rule.good_tag is not None:
+            good = increments(rule.good_tag)
+        else:
+            scrap = increments(rule.scrap_tag)
+            good = {h: n - scrap.get(h, 0) for h, n in produced.items()}
     session.execute(delete(MachineCount).where(MachineCount.machine_id == machine.id, MachineCount.hour_ms >= start))
     session.add_all(MachineCount(machine_id=machine.id, hour_ms=h, org_id=machine.org_id, produced=n,
                                  good=max(0, min(n, good.get(h, 0)))) for h, n in sorted(produced.items()) if n > 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from commonworks.core.auth.deps import Caller, DbSession, Manager, tenant_scoped
@@ -32,9 +32,10 @@ def install_standard(session: DbSession, caller: Manager) -> dict[str, int]:
 
 @router.get("/machines/{machine_id}/states", tags=["operations"], response_model=list[StateIntervalOut],
             summary="State intervals of a machine in a time range")
-def list_states(machine_id: RowId, start: EpochMs, end: EpochMs, session: DbSession,
-                caller: Caller) -> list[MachineStateInterval]:
-    return service.machine_states(session, caller, machine_id, start, end)
+def list_states(machine_id: RowId, start: EpochMs, end: EpochMs, session: DbSession, caller: Caller) -> Response:
+    """Intervals overlapping [start, end) by start, the first and last clipped to the range (at most 92 days)."""
+    return Response(service.machine_states_json(session, caller, machine_id, start, end),
+                    media_type="application/json")
 
 
 @router.put("/machine-states/{state_id}/reason", tags=["operations"], response_model=StateIntervalOut,

@@ -27,7 +27,10 @@ Samples hold their value until the next one (OPC UA and Sparkplug report by
 exception). Presence is judged separately, from *any* tag of the machine: a gap in its
 data longer than ``offline_after_s`` is ``offline``, from the last sample before the
 gap to the first sample after it, and so is the time after the newest sample once the
-timeout has passed.
+timeout has passed. So a machine read by exception must not hold every value for longer than
+the timeout while it is connected: an OPC UA subscription delivers nothing while a machine
+stands still (down, being set up), and unless its gateway re-sends unchanged values, its rule
+needs an ``offline_after_s`` longer than its longest stop, or those stops turn ``offline``.
 """
 
 from __future__ import annotations
@@ -68,7 +71,10 @@ class StateRule:
     state_tag: str = "machinery_item_state"
     mapping: Mapping[str, State] = field(default_factory=lambda: dict(OPC_40001_1))
     speed_tag: str = "spindle_speed"
-    counter_tag: str = "part_counter"  # parts made (produced); also what the running rule watches
+    # Parts made (produced), also what the running rule watches; None for a machine that counts its good and
+    # its scrap parts but no total — an injection moulder whose shot counter counts cycles, not parts:
+    # produced = good + scrap then.
+    counter_tag: str | None = "part_counter"
     good_tag: str | None = None  # a good-parts counter, if the machine has one …
     scrap_tag: str | None = "scrap_counter"  # … else good = produced − scrap
     speed_threshold: float = 0.0
@@ -76,7 +82,9 @@ class StateRule:
     offline_after_s: float = 300.0
 
     def source_tags(self) -> tuple[str, ...]:
-        return (self.state_tag,) if self.kind == "map" else (self.speed_tag, self.counter_tag)
+        if self.kind == "map":
+            return (self.state_tag,)
+        return (self.speed_tag, self.counter_tag) if self.counter_tag else (self.speed_tag,)
 
 
 @dataclass(frozen=True)

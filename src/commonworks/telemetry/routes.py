@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
 from commonworks.connect.protocol import INGEST_PATH
@@ -134,9 +134,14 @@ TimeParam = datetime | int
 def tag_series(tag_id: RowId, session: DbSession, caller: Caller,
                start: Annotated[TimeParam, Query(description="ISO 8601 with offset, or epoch ms")],
                end: Annotated[TimeParam, Query(description="ISO 8601 with offset, or epoch ms")],
-               resolution: Resolution = "auto") -> Series:
-    return service.series(session, caller, tag_id, start=_ms(start, "start"), end=_ms(end, "end"),
-                          resolution=resolution)
+               resolution: Annotated[Resolution, Query(description=(
+                   "auto (default): the finest resolution whose points in the range number at most "
+                   f"{service.POINT_BUDGET:,} — raw samples for ranges up to 6 h, 1-minute rollups up to 10 days, "
+                   "then hourly, then daily rollups. raw, 1m, 1h, 1d: exactly that resolution (raw at most "
+                   f"{service.MAX_POINTS:,} samples)"))] = "auto") -> Response:
+    """Raw samples in [start, end), or rollup buckets (average, min, max, last value, sample count)."""
+    return Response(service.series_json(session, caller, tag_id, start=_ms(start, "start"), end=_ms(end, "end"),
+                                        resolution=resolution), media_type="application/json")
 
 
 @data.get("/telemetry/export.csv", response_class=StreamingResponse, summary="Raw samples as CSV",

@@ -217,7 +217,7 @@ class LatestValue(BaseModel):
     stale: bool = Field(description="The device went offline after this value.")
 
 
-Resolution = Literal["auto", "raw", "1m", "1h"]
+Resolution = Literal["auto", "raw", "1m", "1h", "1d"]
 
 
 class SeriesPoint(BaseModel):
@@ -233,7 +233,8 @@ class Series(BaseModel):
     tag_id: int
     key: str
     unit: str
-    resolution: Literal["raw", "1m", "1h"]
+    resolution: Literal["raw", "1m", "1h", "1d"] = Field(
+        description="raw samples, or rollup buckets of a minute, an hour or a (UTC) day")
     start: int
     end: int
     points: list[SeriesPoint]

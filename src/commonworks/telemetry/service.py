@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -407,45 +408,136 @@ def latest_for_machine(session: Session, caller: Principal, machine_id: int) -> 
 RAW_LIMIT_MS = 6 * 3_600_000
 MINUTE_LIMIT_MS = 10 * 86_400_000
 MAX_POINTS = 50_000
+POINT_BUDGET = 3_600
+"""Most points ``auto`` returns per series (while a coarser resolution can keep within it): an hour of a
+1 Hz tag, so the machine page's shortest range still shows the raw signal; a day at 1-minute rollups
+(1,440) fits too, a week (10,080) does not and is drawn hourly."""
+
+_WIDTH = {"1m": storage.MINUTE_MS, "1h": storage.HOUR_MS, "1d": storage.DAY_MS}
 
 
-def pick_resolution(start: int, end: int, requested: str) -> str:
-    """``auto`` picks raw up to 6 h, 1-minute rollups up to 10 days, hourly beyond."""
+def auto_candidates(start: int, end: int) -> list[str]:
+    """The resolutions ``auto`` may use for [start, end), finest first: raw only up to 6 h, 1-minute
+    rollups only up to 10 days, then hourly and daily rollups.
+
+    >>> auto_candidates(0, 6 * 3_600_000), auto_candidates(0, 3 * 86_400_000), auto_candidates(0, 30 * 86_400_000)
+    (['raw', '1m', '1h', '1d'], ['1m', '1h', '1d'], ['1h', '1d'])
+    """
+    span = end - start
+    return [r for r, ok in (("raw", span <= RAW_LIMIT_MS), ("1m", span <= MINUTE_LIMIT_MS), ("1h", True),
+                            ("1d", True)) if ok]
+
+
+def most_buckets(start: int, end: int, resolution: str) -> int:
+    """How many buckets of a rollup resolution [start, end) can touch at most (the first one may begin
+    before ``start``).
+
+    >>> most_buckets(30_000, 3_600_000, "1m"), most_buckets(0, 86_400_000, "1m"), most_buckets(1, 2, "1d")
+    (60, 1440, 1)
+    """
+    width = _WIDTH[resolution]
+    return -(-(end - (start - start % width)) // width)
+
+
+def _stored_at_most(session: Session, resolution: str, tag_id: int, start: int, end: int, limit: int) -> int:
+    """How many raw samples or rollup rows of the tag lie in [start, end), counted up to ``limit`` only
+    (an index range scan that stops there)."""
+    if resolution == "raw":
+        inner = select(Sample.ts).where(Sample.tag_id == tag_id, Sample.ts >= start, Sample.ts < end)
+    else:
+        table = Rollup1m if resolution == "1m" else Rollup1h
+        width = storage.MINUTE_MS if resolution == "1m" else storage.HOUR_MS
+        inner = select(table.bucket).where(table.tag_id == tag_id, table.bucket >= start - start % width,
+                                           table.bucket < end)
+    return session.scalar(select(func.count()).select_from(inner.limit(limit).subquery())) or 0
+
+
+def pick_resolution(session: Session, tag_id: int, start: int, end: int, requested: str, *,
+                    budget: int = POINT_BUDGET) -> str:
+    """The resolution to answer with: the caller's, unless ``auto``.
+
+    ``auto`` takes the finest of :func:`auto_candidates` whose points in this range fit within
+    ``budget``. A rollup fits outright when the range holds no more buckets than that
+    (:func:`most_buckets`); otherwise, as raw samples always, what is stored is counted — up to the
+    budget only — so sparse data keeps its detail. Daily points are the last resort: past about
+    ten years of range they exceed the budget, bounded still by the hourly rollups' retention (one
+    point per day with data).
+    """
     if requested != "auto":
         return requested
-    span = end - start
-    if span <= RAW_LIMIT_MS:
-        return "raw"
-    return "1m" if span <= MINUTE_LIMIT_MS else "1h"
+    candidates = auto_candidates(start, end)
+    for resolution in candidates[:-1]:  # daily points, the last resort, need no test
+        if resolution != "raw" and most_buckets(start, end, resolution) <= budget:
+            return resolution
+        if _stored_at_most(session, resolution, tag_id, start, end, budget + 1) <= budget:
+            return resolution
+    return candidates[-1]
 
 
-def series(session: Session, caller: Principal, tag_id: int, *, start: int, end: int, resolution: str) -> Series:
-    """Samples or rollup buckets of one tag in [start, end)."""
+def _daily(rows: list[Any]) -> list[dict[str, Any]]:
+    """Hourly rollup rows (bucket, sum, count, min, max, last_value; by bucket) merged into UTC days."""
+    out: list[dict[str, Any]] = []
+    day = None
+    for bucket, total, count, lo, hi, last in rows:
+        this = bucket - bucket % storage.DAY_MS
+        if this != day:
+            out.append({"ts": this, "value": 0.0, "min": lo, "max": hi, "last": last, "count": 0})
+            day = this
+        point = out[-1]
+        point["value"] += total  # the sum, until divided below
+        point["count"] += count
+        point["min"], point["max"], point["last"] = min(point["min"], lo), max(point["max"], hi), last
+    for point in out:
+        point["value"] = point["value"] / point["count"] if point["count"] else None
+    return out
+
+
+def _series(session: Session, caller: Principal, tag_id: int, start: int, end: int,
+            resolution: str) -> tuple[Tag, str, list[dict[str, Any]]]:
+    """(tag, resolution chosen, points as dicts with every field of :class:`SeriesPoint`)."""
     if end <= start:
         raise Invalid("end must be after start", field="end")
     tag = get_in_tenant(session, Tag, tag_id, caller, what="tag")
-    chosen = pick_resolution(start, end, resolution)
-    points: list[SeriesPoint] = []
-    if chosen == "raw" or not tag.data_type.numeric:
-        chosen = "raw"
+    chosen = "raw" if not tag.data_type.numeric else pick_resolution(session, tag.id, start, end, resolution)
+    if chosen == "raw":
         rows = session.execute(select(Sample.ts, Sample.value, Sample.text).where(
             Sample.tag_id == tag.id, Sample.ts >= start, Sample.ts < end).order_by(Sample.ts).limit(MAX_POINTS + 1))
-        for ts, value, text_value in rows:
-            points.append(SeriesPoint(ts=ts, value=text_value if text_value is not None else value))
+        points = [{"ts": ts, "value": text_value if text_value is not None else value, "min": None, "max": None,
+                   "last": None, "count": None} for ts, value, text_value in rows]
         if len(points) > MAX_POINTS:
             raise Invalid(f"more than {MAX_POINTS} raw samples in this range; ask for resolution 1m or 1h, "
                           "or a shorter range", field="resolution")
-    else:
-        table = Rollup1m if chosen == "1m" else Rollup1h
-        width = storage.MINUTE_MS if chosen == "1m" else storage.HOUR_MS
-        rows = session.execute(select(table.bucket, table.sum, table.count, table.min, table.max, table.last_value)
-                               .where(table.tag_id == tag.id, table.bucket >= start - start % width,
-                                      table.bucket < end).order_by(table.bucket))
-        for bucket, total, count, lo, hi, last in rows:
-            points.append(SeriesPoint(ts=bucket, value=total / count if count else None, min=lo, max=hi, last=last,
-                                      count=count))
-    return Series(tag_id=tag.id, key=tag.key, unit=tag.unit, resolution=chosen, start=start, end=end,  # type: ignore[arg-type]
-                  points=points)
+        return tag, chosen, points
+    table = Rollup1m if chosen == "1m" else Rollup1h
+    width = _WIDTH[chosen]
+    rows = session.execute(select(table.bucket, table.sum, table.count, table.min, table.max, table.last_value)
+                           .where(table.tag_id == tag.id, table.bucket >= start - start % width,
+                                  table.bucket < end).order_by(table.bucket)).all()
+    if chosen == "1d":
+        return tag, chosen, _daily(rows)
+    return tag, chosen, [{"ts": bucket, "value": total / count if count else None, "min": lo, "max": hi, "last": last,
+                          "count": count} for bucket, total, count, lo, hi, last in rows]
+
+
+def series(session: Session, caller: Principal, tag_id: int, *, start: int, end: int, resolution: str) -> Series:
+    """Samples or rollup buckets of one tag in [start, end), at the resolution :func:`pick_resolution` gives.
+
+    Rollup points carry the bucket's average as ``value`` with ``min``, ``max``, ``last`` and the
+    sample ``count``; ``1d`` buckets are UTC days merged from the hourly rollups. A text tag has
+    raw samples only. An explicit ``raw`` over more than 50,000 samples is refused (422).
+    """
+    tag, chosen, points = _series(session, caller, tag_id, start, end, resolution)
+    # built without re-validation: the columns are typed already, and thousands of points are common
+    return Series.model_construct(tag_id=tag.id, key=tag.key, unit=tag.unit, resolution=chosen, start=start, end=end,
+                                  points=[SeriesPoint.model_construct(**p) for p in points])
+
+
+def series_json(session: Session, caller: Principal, tag_id: int, *, start: int, end: int, resolution: str) -> bytes:
+    """:func:`series` as the JSON the API answers with: the same fields, serialised by orjson straight from
+    plain dicts — a Pydantic object per point cost more than the query for a day of minutes."""
+    tag, chosen, points = _series(session, caller, tag_id, start, end, resolution)
+    return orjson.dumps({"tag_id": tag.id, "key": tag.key, "unit": tag.unit, "resolution": chosen, "start": start,
+                         "end": end, "points": points})
 
 
 def export_rows(db: Database, org_id: int, tag_ids: list[int], start: int, end: int) -> Iterator[str]:

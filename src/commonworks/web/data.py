@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from commonworks.core import crud
 from commonworks.core.auth.deps import Principal, get_in_tenant, tenant_scoped
-from commonworks.core.errors import Invalid
 from commonworks.core.params import PageParams, paginate
 from commonworks.telemetry import service
 from commonworks.telemetry.models import Gateway, Line, Machine, Sample, Site, Tag
@@ -136,14 +135,9 @@ def machine_tags(user_id: int, machine_id: int) -> list[TagOut]:
 
 
 def tag_series(user_id: int, tag_id: int, start: int, end: int) -> Series:
-    """The series at the resolution ``auto`` picks; when raw samples are too many to send, 1-minute rollups."""
+    """The series at the resolution ``auto`` picks for the range (a bounded number of points)."""
     with tenant_session(user_id) as (session, caller):
-        try:
-            return service.series(session, caller, tag_id, start=start, end=end, resolution="auto")
-        except Invalid as exc:
-            if exc.field != "resolution":
-                raise
-            return service.series(session, caller, tag_id, start=start, end=end, resolution="1m")
+        return service.series(session, caller, tag_id, start=start, end=end, resolution="auto")
 
 
 EXPORT_MAX_ROWS = 500_000  # a browser download is built in memory; more belongs to the streaming API export

@@ -55,6 +55,7 @@ RESOLUTIONS = {
     "raw": N_("Raw samples"),
     "1m": N_("1-minute rollups (average, min–max band)"),
     "1h": N_("Hourly rollups (average, min–max band)"),
+    "1d": N_("Daily points (average, min–max band)"),
 }
 DATA_TYPES = {"float": N_("Decimal number"), "int": N_("Whole number"), "bool": N_("On/off"), "string": N_("Text")}
 
