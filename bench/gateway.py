@@ -96,8 +96,13 @@ DEVICES = 10
 POINTS = 20  # holding registers / variables per device
 CHANGE_MS = 100  # every simulated value changes this often
 TB_VERSION = "3.8.5"
-TB_PACKAGES = [f"thingsboard-gateway=={TB_VERSION}", "pymodbus==3.9.2", "asyncua==1.1.5", "pyserial==3.5",
-               "pyserial-asyncio==0.6"]
+TB_PACKAGES = [
+    f"thingsboard-gateway=={TB_VERSION}",
+    "pymodbus==3.9.2",
+    "asyncua==1.1.5",
+    "pyserial==3.5",
+    "pyserial-asyncio==0.6",
+]
 TB_VENV = ROOT / "var" / "bench" / "tb-venv"
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 TARGET_RATIO = 10
@@ -106,6 +111,7 @@ KEEP = False  # --keep: leave each run's working directory (logs, configs, datab
 
 
 # --- simulators (a process of their own: ``--serve modbus|opcua --ports …``) ----------------------------------------
+
 
 async def tick_forever(update: Any) -> None:
     """Call ``update(tick)`` every CHANGE_MS on a fixed schedule; print the tick count once a second (the parent
@@ -175,8 +181,11 @@ async def serve_opcua(ports: list[int]) -> None:
         now = datetime.now(UTC)
         for n, (server, nodes) in enumerate(servers):
             for i, nid in enumerate(nodes):
-                value = ua.DataValue(ua.Variant(float(tick * 7 + n * 100 + i), ua.VariantType.Double),
-                                     SourceTimestamp=now, ServerTimestamp=now)
+                value = ua.DataValue(
+                    ua.Variant(float(tick * 7 + n * 100 + i), ua.VariantType.Double),
+                    SourceTimestamp=now,
+                    ServerTimestamp=now,
+                )
                 await server.write_attribute_value(nid, value)
 
     print("ready", flush=True)
@@ -190,9 +199,12 @@ class Simulators:
         self.kind = kind
         self.ports = [free_port() for _ in range(DEVICES)]
         self.ticks: list[tuple[float, int]] = []  # (monotonic, ticks so far), reported once a second
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--ports",
-                                      ",".join(map(str, self.ports))],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, "--ports", ",".join(map(str, self.ports))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "ready":  # printed once every server listens
             raise RuntimeError(f"{kind} simulators did not start")
@@ -230,6 +242,7 @@ def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout
 
 # --- broker ---------------------------------------------------------------------------------------------------------
 
+
 class Broker:
     """Mosquitto on a loopback port; stop() and start() again keep the port (for the outage)."""
 
@@ -238,8 +251,9 @@ class Broker:
             raise SystemExit("mosquitto is not installed (apt-get install mosquitto)")
         self.port = free_port()
         self.config = directory / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                               "max_queued_messages 100000\n")
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -248,8 +262,9 @@ class Broker:
 
     def start(self) -> None:
         assert MOSQUITTO
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wait_port(self.port, 15)
 
     def stop(self) -> None:
@@ -269,6 +284,7 @@ def wait_port(port: int, timeout: float) -> None:
 
 
 # --- measuring a process ----------------------------------------------------------------------------------------------
+
 
 class Sampler(threading.Thread):
     """Samples a process (and its children) every 0.25 s: RSS and cumulative CPU seconds."""
@@ -328,6 +344,7 @@ class Run:
 
 # --- the ThingsBoard IoT Gateway ------------------------------------------------------------------------------------
 
+
 def tb_python() -> Path:
     """The ThingsBoard gateway's own venv (created on first use), with its pinned pymodbus and asyncua."""
     python = TB_VENV / "bin" / "python"
@@ -361,8 +378,9 @@ class TbListener:
         self.messages = 0
         self.limits_answered = 0
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-tb-listener",
-                                  protocol=mqtt.MQTTv311)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id="bench-tb-listener", protocol=mqtt.MQTTv311
+        )
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message
@@ -396,44 +414,101 @@ def tb_modbus_connector(ports: list[int], poll_ms: int, wide: bool) -> dict[str,
     slaves = []
     for n, port in enumerate(ports):
         if wide:  # one entry for the 20 adjacent registers, one request, one key per register
-            series = [{"tag": "r${address}", "type": "16uint", "functionCode": 3, "objectsCount": 1,
-                       "address": f"0-{POINTS - 1}", "maxRegistersPerRequest": POINTS}]
+            series = [
+                {
+                    "tag": "r${address}",
+                    "type": "16uint",
+                    "functionCode": 3,
+                    "objectsCount": 1,
+                    "address": f"0-{POINTS - 1}",
+                    "maxRegistersPerRequest": POINTS,
+                }
+            ]
         else:  # the classic layout: one entry (and one request) per register
-            series = [{"tag": f"r{i:02d}", "type": "16uint", "functionCode": 3, "objectsCount": 1, "address": i}
-                      for i in range(POINTS)]
-        slaves.append({"host": "127.0.0.1", "port": port, "type": "tcp", "method": "socket", "unitId": 1,
-                       "deviceName": f"mb{n:02d}", "deviceType": "default", "timeout": 35, "byteOrder": "BIG",
-                       "wordOrder": "BIG", "retries": 3, "retryOnEmpty": True, "retryOnInvalid": True,
-                       "pollPeriod": poll_ms, "connectAttemptTimeMs": 5000, "connectAttemptCount": 5,
-                       "waitAfterFailedAttemptsMs": 300000, "attributes": [], "timeseries": series,
-                       "attributeUpdates": [], "rpc": []})
+            series = [
+                {"tag": f"r{i:02d}", "type": "16uint", "functionCode": 3, "objectsCount": 1, "address": i}
+                for i in range(POINTS)
+            ]
+        slaves.append(
+            {
+                "host": "127.0.0.1",
+                "port": port,
+                "type": "tcp",
+                "method": "socket",
+                "unitId": 1,
+                "deviceName": f"mb{n:02d}",
+                "deviceType": "default",
+                "timeout": 35,
+                "byteOrder": "BIG",
+                "wordOrder": "BIG",
+                "retries": 3,
+                "retryOnEmpty": True,
+                "retryOnInvalid": True,
+                "pollPeriod": poll_ms,
+                "connectAttemptTimeMs": 5000,
+                "connectAttemptCount": 5,
+                "waitAfterFailedAttemptsMs": 300000,
+                "attributes": [],
+                "timeseries": series,
+                "attributeUpdates": [],
+                "rpc": [],
+            }
+        )
     return {"master": {"slaves": slaves}}
 
 
 def tb_opcua_connector(n: int, port: int) -> dict[str, Any]:
     name = f"dev{n:02d}"
-    return {"server": {"url": f"opc.tcp://127.0.0.1:{port}", "timeoutInMillis": 5000,
-                       "scanPeriodInMillis": 3600000, "pollPeriodInMillis": 5000, "enableSubscriptions": True,
-                       "subCheckPeriodInMillis": CHANGE_MS, "subDataMaxBatchSize": 1000,
-                       "subDataMinBatchCreationTimeMs": 200, "subscriptionProcessBatchSize": 2000,
-                       "sessionTimeoutInMillis": 120000, "showMap": False, "security": "None",
-                       "identity": {"type": "anonymous"}},
-            "mapping": [{"deviceNodeSource": "path", "deviceNodePattern": f"Root\\.Objects\\.{name}",
-                         "deviceInfo": {"deviceNameExpression": f"opc{n:02d}", "deviceNameExpressionSource": "constant",
-                                        "deviceProfileExpression": "default",
-                                        "deviceProfileExpressionSource": "constant"},
-                         "attributes": [],
-                         "timeseries": [{"key": f"v{i:02d}", "type": "identifier",
-                                         "value": f"${{ns=2;s={name}.v{i:02d}}}"} for i in range(POINTS)],
-                         "rpc_methods": [], "attributes_updates": []}]}
+    return {
+        "server": {
+            "url": f"opc.tcp://127.0.0.1:{port}",
+            "timeoutInMillis": 5000,
+            "scanPeriodInMillis": 3600000,
+            "pollPeriodInMillis": 5000,
+            "enableSubscriptions": True,
+            "subCheckPeriodInMillis": CHANGE_MS,
+            "subDataMaxBatchSize": 1000,
+            "subDataMinBatchCreationTimeMs": 200,
+            "subscriptionProcessBatchSize": 2000,
+            "sessionTimeoutInMillis": 120000,
+            "showMap": False,
+            "security": "None",
+            "identity": {"type": "anonymous"},
+        },
+        "mapping": [
+            {
+                "deviceNodeSource": "path",
+                "deviceNodePattern": f"Root\\.Objects\\.{name}",
+                "deviceInfo": {
+                    "deviceNameExpression": f"opc{n:02d}",
+                    "deviceNameExpressionSource": "constant",
+                    "deviceProfileExpression": "default",
+                    "deviceProfileExpressionSource": "constant",
+                },
+                "attributes": [],
+                "timeseries": [
+                    {"key": f"v{i:02d}", "type": "identifier", "value": f"${{ns=2;s={name}.v{i:02d}}}"}
+                    for i in range(POINTS)
+                ],
+                "rpc_methods": [],
+                "attributes_updates": [],
+            }
+        ],
+    }
 
 
-def write_tb_config(directory: Path, python: Path, broker_port: int, kind: str, ports: list[int], poll_ms: int,
-                    wide: bool) -> Path:
+def write_tb_config(
+    directory: Path, python: Path, broker_port: int, kind: str, ports: list[int], poll_ms: int, wide: bool
+) -> Path:
     """The package's own default tb_gateway.json and logs.json, pointed at our broker with our connectors."""
-    package = Path(subprocess.run([str(python), "-c", "import thingsboard_gateway, os; "
-                                   "print(os.path.dirname(thingsboard_gateway.__file__))"],
-                                  capture_output=True, text=True, check=True).stdout.strip())
+    package = Path(
+        subprocess.run(
+            [str(python), "-c", "import thingsboard_gateway, os; print(os.path.dirname(thingsboard_gateway.__file__))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     config_dir = directory / "config"
     config_dir.mkdir(parents=True)
     (directory / "logs").mkdir()
@@ -449,8 +524,9 @@ def write_tb_config(directory: Path, python: Path, broker_port: int, kind: str, 
         main["connectors"] = []
         for n, port in enumerate(ports):
             (config_dir / f"opcua{n:02d}.json").write_text(json.dumps(tb_opcua_connector(n, port), indent=2))
-            main["connectors"].append({"type": "opcua", "name": f"OPC-UA {n:02d}",
-                                       "configuration": f"opcua{n:02d}.json"})
+            main["connectors"].append(
+                {"type": "opcua", "name": f"OPC-UA {n:02d}", "configuration": f"opcua{n:02d}.json"}
+            )
     (config_dir / "tb_gateway.json").write_text(json.dumps(main, indent=2))
     shutil.copy(package / "config" / "logs.json", config_dir / "logs.json")
     return config_dir
@@ -476,8 +552,13 @@ def run_tb(python: Path, sims: Simulators, poll_ms: int, seconds: float, warmup:
     config_dir = write_tb_config(directory / "tb", python, broker.port, sims.kind, sims.ports, poll_ms, wide)
     env = {**os.environ, "TB_GW_CONFIG_DIR": str(config_dir)}
     log = open(directory / "tb.out", "wb")  # noqa: SIM115
-    gateway = subprocess.Popen([str(python), "-m", "thingsboard_gateway.tb_gateway"], cwd=directory / "tb",
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    gateway = subprocess.Popen(
+        [str(python), "-m", "thingsboard_gateway.tb_gateway"],
+        cwd=directory / "tb",
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     sampler = Sampler(gateway.pid)
     sampler.start()
     try:
@@ -501,6 +582,7 @@ def run_tb(python: Path, sims: Simulators, poll_ms: int, seconds: float, warmup:
 
 # --- our gateway ---------------------------------------------------------------------------------------------------
 
+
 def ours_devices(kind: str, ports: list[int], poll_ms: int) -> tuple[list[dict[str, Any]], list[str]]:
     """Device entries for gateway.yaml and every tag key they produce."""
     devices: list[dict[str, Any]] = []
@@ -508,17 +590,34 @@ def ours_devices(kind: str, ports: list[int], poll_ms: int) -> tuple[list[dict[s
     for n, port in enumerate(ports):
         if kind == "modbus":
             name = f"mb{n:02d}"
-            tags = [{"key": f"{name}.r{i:02d}", "kind": "holding", "address": i, "type": "uint16"}
-                    for i in range(POINTS)]
-            devices.append({"protocol": "modbus", "name": name, "host": "127.0.0.1", "port": port,
-                            "blocks": [{"kind": "holding", "start": 0, "count": POINTS, "interval_ms": poll_ms}],
-                            "tags": tags})
+            tags = [
+                {"key": f"{name}.r{i:02d}", "kind": "holding", "address": i, "type": "uint16"} for i in range(POINTS)
+            ]
+            devices.append(
+                {
+                    "protocol": "modbus",
+                    "name": name,
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "blocks": [{"kind": "holding", "start": 0, "count": POINTS, "interval_ms": poll_ms}],
+                    "tags": tags,
+                }
+            )
         else:
             name = f"opc{n:02d}"
-            tags = [{"key": f"{name}.v{i:02d}", "node": f"ns=2;s=dev{n:02d}.v{i:02d}", "sampling_ms": poll_ms}
-                    for i in range(POINTS)]
-            devices.append({"protocol": "opcua", "name": name, "endpoint": f"opc.tcp://127.0.0.1:{port}",
-                            "publishing_interval_ms": poll_ms, "tags": tags})
+            tags = [
+                {"key": f"{name}.v{i:02d}", "node": f"ns=2;s=dev{n:02d}.v{i:02d}", "sampling_ms": poll_ms}
+                for i in range(POINTS)
+            ]
+            devices.append(
+                {
+                    "protocol": "opcua",
+                    "name": name,
+                    "endpoint": f"opc.tcp://127.0.0.1:{port}",
+                    "publishing_interval_ms": poll_ms,
+                    "tags": tags,
+                }
+            )
         keys += [t["key"] for t in tags]
     return devices, keys
 
@@ -535,11 +634,15 @@ class Ours:
         token = seed_tenant(self.url, tags=keys)
         self.broker = Broker(self.directory)
         self.status_port = free_port()
-        config = {"gateway": {"key": "gw-bench",
-                              "platform": {"transport": "mqtt", "url": self.broker.url, "token": token},
-                              "buffer": {"path": str(self.directory / "buffer.db")},
-                              "status": {"host": "127.0.0.1", "port": self.status_port}},
-                  "devices": devices}
+        config = {
+            "gateway": {
+                "key": "gw-bench",
+                "platform": {"transport": "mqtt", "url": self.broker.url, "token": token},
+                "buffer": {"path": str(self.directory / "buffer.db")},
+                "status": {"host": "127.0.0.1", "port": self.status_port},
+            },
+            "devices": devices,
+        }
         self.config = self.directory / "gateway.yaml"
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
         self.env = server_env(self.url, self.directory)
@@ -549,8 +652,9 @@ class Ours:
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.directory / f"{name}.log", "wb")  # noqa: SIM115
         self.logs.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "commonworks", *args], env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "commonworks", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         self.procs[name] = proc
         return proc
 
@@ -627,12 +731,20 @@ def finish_ours(run: Run, ours: Ours, sims: Simulators, sampler: Sampler, drain_
     finally:
         sampler.halt.set()
         ours.close()
-    run.extra.update(read=read, stored=stored, lost=read - stored,
-                     dropped=doc["dropped"] + doc["dropped_in_memory"], rejected=doc["rejected_samples"],
-                     duplicates=doc["duplicates"], queued_after_drain=doc["queue_size"] + doc["in_memory"])
+    run.extra.update(
+        read=read,
+        stored=stored,
+        lost=read - stored,
+        dropped=doc["dropped"],
+        rejected=doc["rejected_samples"],
+        duplicates=doc["duplicates"],
+        queued_after_drain=doc["queue_size"] + doc["in_memory"],
+    )
     if read != stored:
-        print(f"  {read - stored} samples read but not stored; logs, buffer and database kept in {ours.directory}",
-              flush=True)
+        print(
+            f"  {read - stored} samples read but not stored; logs, buffer and database kept in {ours.directory}",
+            flush=True,
+        )
     elif not KEEP:
         shutil.rmtree(ours.directory, ignore_errors=True)
 
@@ -651,8 +763,9 @@ def run_ours(sims: Simulators, poll_ms: int, seconds: float, warmup: float, drai
     return run
 
 
-def run_outage(sims: Simulators, poll_ms: int, outage: float, warmup: float, after: float = 10,
-               drain_s: float = 180) -> Run:
+def run_outage(
+    sims: Simulators, poll_ms: int, outage: float, warmup: float, after: float = 10, drain_s: float = 180
+) -> Run:
     """Ours only: the broker goes away for ``outage`` seconds mid-run and comes back on the same port."""
     run = Run("ours", sims.kind, poll_ms, f"broker down {outage:.0f} s")
     ours = Ours(sims.kind, sims.ports, poll_ms)
@@ -689,8 +802,12 @@ def run_outage(sims: Simulators, poll_ms: int, outage: float, warmup: float, aft
 
 # --- main -----------------------------------------------------------------------------------------------------------
 
-SCENARIOS = {"modbus100": ("modbus", 100), "modbus10": ("modbus", 10), "opcua": ("opcua", CHANGE_MS),
-             "outage": ("modbus", 100)}
+SCENARIOS = {
+    "modbus100": ("modbus", 100),
+    "modbus10": ("modbus", 10),
+    "opcua": ("opcua", CHANGE_MS),
+    "outage": ("modbus", 100),
+}
 
 
 def target_rate(run: Run) -> float:
@@ -723,14 +840,19 @@ def report(runs: list[Run], version: str, seconds: float) -> None:
     for run in runs:
         scenario = f"{'Modbus' if run.kind == 'modbus' else 'OPC UA'} {run.poll_ms} ms"
         growth = run.rss_end - run.rss_start
-        ours = next((r for r in runs if r.gateway == "ours" and r.kind == run.kind and r.poll_ms == run.poll_ms
-                     and not r.note), None)
+        ours = next(
+            (r for r in runs if r.gateway == "ours" and r.kind == run.kind and r.poll_ms == run.poll_ms and not r.note),
+            None,
+        )
         if run.gateway == "ours" or ours is None:
             ratios = ["—", "—", "—"]
         else:  # ours ÷ this run: delivered points, CPU per delivered point, peak RSS
             cpu_per_point = (ours.cpu / max(ours.rate, 1e-9)) / (run.cpu / max(run.rate, 1e-9))
-            ratios = [fmt_ratio(delivered_ratio(ours, run)), fmt_ratio(cpu_per_point),
-                      fmt_ratio(ours.peak_rss / run.peak_rss)]
+            ratios = [
+                fmt_ratio(delivered_ratio(ours, run)),
+                fmt_ratio(cpu_per_point),
+                fmt_ratio(ours.peak_rss / run.peak_rss),
+            ]
         if run.note.startswith("broker down"):
             delivered = f"{run.extra['stored']:,} stored / {run.extra['read']:,} read"
             share = "—"
@@ -738,12 +860,37 @@ def report(runs: list[Run], version: str, seconds: float) -> None:
             delivered = f"{run.rate:,.0f}"
             share = f"{100 * run.rate / target_rate(run):.0f}% of {target_rate(run):,.0f}"
         lost = str(run.extra["lost"]) if "lost" in run.extra else "n/a"
-        rows.append([scenario, label(run), delivered, share, f"{run.cpu:.1f}", f"{run.peak_rss:.1f}",
-                     f"{run.rss_start:.1f} → {run.rss_end:.1f} ({growth:+.1f})", lost, *ratios])
-    table(f"Gateways side by side: {DEVICES} devices × {POINTS} points changing every {CHANGE_MS} ms, {seconds:.0f} s "
-          f"windows; baseline: ThingsBoard IoT Gateway {version} in the same run",
-          ["scenario", "gateway", "delivered pts/s", "of possible", "CPU % core", "peak RSS MB",
-           "RSS window start → end MB", "lost", "ours ÷ this: pts/s", "CPU/pt", "RSS"], rows)
+        rows.append(
+            [
+                scenario,
+                label(run),
+                delivered,
+                share,
+                f"{run.cpu:.1f}",
+                f"{run.peak_rss:.1f}",
+                f"{run.rss_start:.1f} → {run.rss_end:.1f} ({growth:+.1f})",
+                lost,
+                *ratios,
+            ]
+        )
+    table(
+        f"Gateways side by side: {DEVICES} devices × {POINTS} points changing every {CHANGE_MS} ms, {seconds:.0f} s "
+        f"windows; baseline: ThingsBoard IoT Gateway {version} in the same run",
+        [
+            "scenario",
+            "gateway",
+            "delivered pts/s",
+            "of possible",
+            "CPU % core",
+            "peak RSS MB",
+            "RSS window start → end MB",
+            "lost",
+            "ours ÷ this: pts/s",
+            "CPU/pt",
+            "RSS",
+        ],
+        rows,
+    )
 
 
 def targets(runs: list[Run]) -> dict[str, str]:
@@ -751,8 +898,9 @@ def targets(runs: list[Run]) -> dict[str, str]:
     out: dict[str, str] = {}
 
     def find(gateway: str, kind: str, poll: int, note: str = "") -> Run | None:
-        return next((r for r in runs if r.gateway == gateway and r.kind == kind and r.poll_ms == poll
-                     and r.note == note), None)
+        return next(
+            (r for r in runs if r.gateway == gateway and r.kind == kind and r.poll_ms == poll and r.note == note), None
+        )
 
     for kind, poll in (("modbus", 100), ("modbus", 10), ("opcua", CHANGE_MS)):
         key = f"{kind}_{poll}ms"
@@ -788,11 +936,12 @@ def targets(runs: list[Run]) -> dict[str, str]:
         best = max(tb_runs, key=lambda r: r.rate)
         out["ratio_ours_10ms_vs_tb_best"] = f"{ours10.rate / best.rate:.1f}"
         same_layout = [r for r in tb_runs if r.kind == "modbus" and r.poll_ms == 10]
-        checks = {"throughput_10x": bool(same_layout) and all(ours10.rate >= TARGET_RATIO * r.rate
-                                                                for r in same_layout),
-                  "rss_under_100mb": all(r.peak_rss < TARGET_RSS_MB for r in ours_runs),
-                  "memory_bounded_10ms": ours10.rss_end - ours10.rss_start < 5,
-                  "outage_lost_0": outage is not None and outage.extra["lost"] == 0}
+        checks = {
+            "throughput_10x": bool(same_layout) and all(ours10.rate >= TARGET_RATIO * r.rate for r in same_layout),
+            "rss_under_100mb": all(r.peak_rss < TARGET_RSS_MB for r in ours_runs),
+            "memory_bounded_10ms": ours10.rss_end - ours10.rss_start < 5,
+            "outage_lost_0": outage is not None and outage.extra["lost"] == 0,
+        }
         out.update({f"target_{k}": "yes" if v else "NO" for k, v in checks.items()})
     return out
 
@@ -800,11 +949,13 @@ def targets(runs: list[Run]) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20, help="measurement window per run (default 20)")
-    parser.add_argument("--warmup", type=float, default=5, help="seconds between the first delivered point and "
-                        "the window (default 5)")
+    parser.add_argument(
+        "--warmup", type=float, default=5, help="seconds between the first delivered point and the window (default 5)"
+    )
     parser.add_argument("--outage", type=float, default=30, help="broker outage in seconds (default 30)")
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated subset of {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)} (default: all)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's working directory in /tmp")
     parser.add_argument("--serve", choices=["modbus", "opcua"], help=argparse.SUPPRESS)
     parser.add_argument("--ports", help=argparse.SUPPRESS)

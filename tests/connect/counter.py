@@ -1,6 +1,9 @@
 """A test-only protocol: a synthetic device that counts, so every sample it emits is known.
 
-Tick n emits ``Sample(tag, start_ts + n, n)`` for every tag, ``rate`` ticks a second. Import
+Tick n emits ``Sample(tag, start_ts + n, n)`` for every tag, ``rate`` ticks a second; at the
+ticks listed in ``repeat_ticks`` every sample comes twice in the same emit, the repeat with value
+``-n`` (a device that sends the same (tag, ts) twice). Between ticks it awaits the gateway's
+room, as every connector does. Import
 this module (or register it by its dotted path, :data:`SUBPROCESS_MODULE`, in a gateway
 subprocess) to make protocol ``counter`` available to gateway configs.
 """
@@ -33,6 +36,7 @@ class CounterConfig(BaseModel):
     name: str
     rate: float = Field(100.0, gt=0, description="ticks per second")
     ticks: int | None = Field(None, description="stop emitting after this many ticks")
+    repeat_ticks: list[int] = Field(default_factory=list, description="ticks whose samples come twice")
     start_ts: int = START_TS
     tags: list[CounterTag]
 
@@ -57,8 +61,12 @@ class CounterConnector(Connector):
         next_at = loop.time()
         while not stop.is_set() and (self.config.ticks is None or self.tick < self.config.ticks):
             ts = self.config.start_ts + self.tick
-            self.publish([Sample(key, ts, self.tick) for key in self.tag_keys])
+            samples = [Sample(key, ts, self.tick) for key in self.tag_keys]
+            if self.tick in self.config.repeat_ticks:
+                samples += [Sample(key, ts, -self.tick) for key in self.tag_keys]
+            self.publish(samples)
             self.tick += 1
+            await self.room()
             next_at += interval
             delay = next_at - loop.time()
             if delay > 0:
@@ -72,9 +80,21 @@ CONNECTOR = CounterConnector
 register_protocol("counter", __name__)
 
 
-def counter_device(name: str, tags: int, *, rate: float = 200, ticks: int | None = None,
-                   start_ts: int = START_TS) -> dict[str, Any]:
-    return {"protocol": "counter", "name": name, "rate": rate, "ticks": ticks, "start_ts": start_ts,
-            "tags": [{"key": f"{name}.t{i}", "address": i} for i in range(tags)]}
-
-
+def counter_device(
+    name: str,
+    tags: int,
+    *,
+    rate: float = 200,
+    ticks: int | None = None,
+    start_ts: int = START_TS,
+    repeat_ticks: list[int] | None = None,
+) -> dict[str, Any]:
+    return {
+        "protocol": "counter",
+        "name": name,
+        "rate": rate,
+        "ticks": ticks,
+        "start_ts": start_ts,
+        "repeat_ticks": repeat_ticks or [],
+        "tags": [{"key": f"{name}.t{i}", "address": i} for i in range(tags)],
+    }

@@ -48,8 +48,11 @@ class _Ledger:
 
     def commit(self, doc: dict[str, Any]) -> Ack:
         accepted = duplicates = 0
-        rows = [(series["tag"], ts, value) for series in doc["series"] for ts, value in zip(
-            series["ts"], series["v"], strict=True)]
+        rows = [
+            (series["tag"], ts, value)
+            for series in doc["series"]
+            for ts, value in zip(series["ts"], series["v"], strict=True)
+        ]
         rows += [(stale["tag"], stale["ts"], None) for stale in doc.get("stale", [])]
         with self.lock:
             self.batches.append(doc["batch_id"])
@@ -152,8 +155,9 @@ class MqttIngestStandIn(_Ledger):
         import aiomqtt
 
         while True:  # aiomqtt does not reconnect by itself
-            client = aiomqtt.Client("127.0.0.1", self.broker_port, protocol=aiomqtt.ProtocolVersion.V5,
-                                    identifier="ingest-standin")
+            client = aiomqtt.Client(
+                "127.0.0.1", self.broker_port, protocol=aiomqtt.ProtocolVersion.V5, identifier="ingest-standin"
+            )
             try:
                 async with client:
                     await client.subscribe("commonworks/ingest/+", qos=1)
@@ -167,8 +171,9 @@ class MqttIngestStandIn(_Ledger):
                         assert isinstance(message.payload, bytes)
                         ack = self.commit(orjson.loads(gzip.decompress(message.payload)))
                         # as the platform does: list answers for a gateway that asks for them
-                        answer = encode_answers([ack.to_json()])[0] if MQTT_BATCHED_ACKS in properties \
-                            else ack.to_json()
+                        answer = (
+                            encode_answers([ack.to_json()])[0] if MQTT_BATCHED_ACKS in properties else ack.to_json()
+                        )
                         self.answer_messages += 1
                         await client.publish(MQTT_ACK_TOPIC.format(gateway=gateway), answer, qos=1)
             except aiomqtt.MqttError:
@@ -184,3 +189,5 @@ class MqttIngestStandIn(_Ledger):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+        self.connected.clear()

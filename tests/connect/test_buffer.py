@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from commonworks.connect.buffer import BufferFileError, SampleBuffer
-from commonworks.connect.samples import Sample
+from commonworks.connect.buffer import BufferFileError, SampleBuffer, batch_range
+from commonworks.connect.samples import Block, Sample
 
 T0 = 1_795_770_000_000
 
@@ -89,8 +90,7 @@ def test_ack_of_a_foreign_batch_id_is_refused(tmp_path: Path) -> None:
         assert buffer.size() == 3
 
 
-def test_full_buffer_drops_oldest_with_a_count_and_a_log_line(tmp_path: Path,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_full_buffer_drops_oldest_with_a_count_and_a_log_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "b.db"
     caplog.set_level(logging.WARNING, logger="commonworks.connect.buffer")
     with SampleBuffer(path, gateway_key="gw-1", max_samples=100) as buffer:
@@ -156,8 +156,12 @@ _CHILD = textwrap.dedent("""
 
 def test_committed_samples_survive_sigkill(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert child.stdout is not None
     committed = 0
     try:
@@ -175,3 +179,73 @@ def test_committed_samples_survive_sigkill(tmp_path: Path) -> None:
     # Every committed sample is there, in order, with nothing half-written after them.
     assert [s.value for s in kept] == list(range(len(kept)))
     assert len(kept) % 500 == 0
+
+
+def test_a_batch_takes_whole_blocks_and_splits_only_a_block_larger_than_itself(tmp_path: Path) -> None:
+    with SampleBuffer(tmp_path / "b.db", gateway_key="gw-1") as buffer:
+        buffer.append(samples("a.x", 0, 6))  # one block of 6
+        buffer.append(samples("a.x", 6, 6))  # another
+        first = buffer.peek_batch(10)
+        assert first is not None and first.samples == samples("a.x", 0, 6)  # the second block does not fit
+        second = buffer.peek_batch(4, after=first.batch_id)
+        assert second is not None and second.samples == samples("a.x", 6, 4)  # head of a block too big for it
+        third = buffer.peek_batch(10, after=second.batch_id)
+        assert third is not None and third.samples == samples("a.x", 10, 2)
+        assert buffer.ack(second.batch_id) == 4 and buffer.size() == 8
+        assert drain(buffer) == samples("a.x", 0, 6) + samples("a.x", 10, 2)
+
+
+def test_dropping_the_oldest_cuts_into_a_block(tmp_path: Path) -> None:
+    with SampleBuffer(tmp_path / "b.db", gateway_key="gw-1", max_samples=100) as buffer:
+        buffer.append(samples("a.x", 0, 60))
+        buffer.append(samples("b.y", 0, 60))  # 20 too many: the oldest 20 of the first block go
+        assert (buffer.size(), buffer.dropped()) == (100, 20)
+        assert drain(buffer, batch_size=1000) == samples("a.x", 20, 40) + samples("b.y", 0, 60)
+
+
+def test_blocks_hold_columns_and_read_as_samples(tmp_path: Path) -> None:
+    block = Block(["m.a", "m.b", "m.a"], [T0, T0, T0 + 1], [1.5, None, 2.5])
+    assert len(block) == 3 and block[1] == Sample("m.b", T0, None) and list(block)[2] == Sample("m.a", T0 + 1, 2.5)
+    assert block[:2] == [Sample("m.a", T0, 1.5), Sample("m.b", T0, None)]
+    with pytest.raises(ValueError):
+        Block(["m.a"], [T0, T0 + 1], [1.0])
+    with SampleBuffer(tmp_path / "b.db", gateway_key="gw-1") as buffer:
+        buffer.append(block)
+        buffer.append_columns(["m.c"], [T0], ["RUNNING"])
+        columns = buffer.peek_columns(10)
+        assert columns is not None and len(columns) == 4
+        assert columns.samples() == [*block, Sample("m.c", T0, "RUNNING")]
+
+
+def test_a_queue_written_by_an_earlier_release_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+        CREATE TABLE tags (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+        CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT, tag INTEGER NOT NULL, ts INTEGER NOT NULL, value);
+        INSERT INTO meta VALUES ('epoch', 'cafe0001'), ('dropped', 3);
+        INSERT INTO tags VALUES (1, 'm.speed'), (2, 'm.running');
+    """)
+    db.executemany(
+        "INSERT INTO samples (tag, ts, value) VALUES (?, ?, ?)",
+        [(1, T0, 1.5), (2, T0, b"\x01"), (1, T0 + 1, None), (2, T0 + 1, b"\x00"), (1, T0 + 2, 7)],
+    )
+    db.execute("DELETE FROM samples WHERE id = 1")  # acknowledged before the upgrade
+    db.commit()
+    db.close()
+    with SampleBuffer(path, gateway_key="gw-1") as buffer:
+        assert (buffer.size(), buffer.dropped()) == (4, 3)
+        batch = buffer.peek_batch(10)
+        assert batch is not None and batch.batch_id.startswith("gw-1:cafe0001:")
+        assert batch.samples == [
+            Sample("m.running", T0, True),
+            Sample("m.speed", T0 + 1, None),
+            Sample("m.running", T0 + 1, False),
+            Sample("m.speed", T0 + 2, 7),
+        ]
+        assert type(batch.samples[0].value) is bool and type(batch.samples[3].value) is int
+        assert batch_range(batch.batch_id)[0] > 5  # sample numbers go on after the old row ids
+        buffer.append(samples("m.speed", 10, 2))
+    with SampleBuffer(path, gateway_key="gw-1") as reopened:
+        assert drain(reopened)[-2:] == samples("m.speed", 10, 2)

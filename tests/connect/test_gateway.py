@@ -42,9 +42,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def make_config(tmp_path: Path, url: str, *, devices: list[dict[str, Any]] | None = None, transport: str = "http",
-                status_port: int = 0, max_delay_ms: int = 50, batch_max: int = 200,
-                buffer_max: int = 5_000_000) -> dict[str, Any]:
+
+def make_config(
+    tmp_path: Path,
+    url: str,
+    *,
+    devices: list[dict[str, Any]] | None = None,
+    transport: str = "http",
+    status_port: int = 0,
+    max_delay_ms: int = 50,
+    batch_max: int = 200,
+    buffer_max: int = 5_000_000,
+) -> dict[str, Any]:
     return {
         "gateway": {
             "key": "gw-test-1",
@@ -55,8 +64,6 @@ def make_config(tmp_path: Path, url: str, *, devices: list[dict[str, Any]] | Non
         },
         "devices": devices if devices is not None else [counter_device("cnc-01", 3, ticks=400)],
     }
-
-
 
 
 def expected(name: str, tags: int, ticks: int) -> set[tuple[str, int]]:
@@ -88,6 +95,7 @@ def standin() -> Iterator[IngestStandIn]:
 
 # -- configuration -----------------------------------------------------------------------------
 
+
 def write_yaml(tmp_path: Path, doc: dict[str, Any]) -> Path:
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -101,28 +109,41 @@ def config_error(tmp_path: Path, doc: dict[str, Any]) -> str:
 
 
 def test_config_error_names_the_file_and_the_field_path(tmp_path: Path) -> None:
-    doc = make_config(tmp_path, "http://127.0.0.1:1", devices=[counter_device("a", 2), counter_device("b", 2),
-                                                                 counter_device("c", 7)])
+    doc = make_config(
+        tmp_path, "http://127.0.0.1:1", devices=[counter_device("a", 2), counter_device("b", 2), counter_device("c", 7)]
+    )
     doc["devices"][2]["tags"][5]["address"] = -4
     message = config_error(tmp_path, doc)
     assert message.startswith(f"{tmp_path / 'gateway.yaml'}: devices.2.tags.5.address: ")
     assert "greater than or equal to 0" in message
 
 
-@pytest.mark.parametrize(("change", "field", "words"), [
-    (lambda d: d["gateway"].__setitem__("key", "gw/1"), "gateway.key", "letters, digits"),
-    (lambda d: d["gateway"]["platform"].__setitem__("token", "secret"), "gateway.platform.token", "cwg_"),
-    (lambda d: d["gateway"]["platform"].__setitem__("url", "mqtt://broker:1883"), "gateway.platform.url",
-     "http://host:port"),
-    (lambda d: d["gateway"]["batch"].__setitem__("max_sampels", 10), "gateway.batch.max_sampels", "unknown option"),
-    (lambda d: d["devices"][0].__setitem__("protocol", "profinet"), "devices.0.protocol", "unknown protocol"),
-    (lambda d: d["devices"][0].pop("protocol"), "devices.0.protocol", "required"),
-    (lambda d: d["devices"].append(counter_device("cnc-01", 1)), "devices.1.name", "already used"),
-    (lambda d: d["devices"].append({**counter_device("cnc-02", 1), "tags": [{"key": "cnc-01.t2", "address": 9}]}),
-     "devices.1.tags.0.key", "'cnc-01.t2' is already used by device 'cnc-01'"),
-])
-def test_config_errors_say_which_field(tmp_path: Path, change: Callable[[dict[str, Any]], Any], field: str,
-                                       words: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda d: d["gateway"].__setitem__("key", "gw/1"), "gateway.key", "letters, digits"),
+        (lambda d: d["gateway"]["platform"].__setitem__("token", "secret"), "gateway.platform.token", "cwg_"),
+        (
+            lambda d: d["gateway"]["platform"].__setitem__("url", "mqtt://broker:1883"),
+            "gateway.platform.url",
+            "http://host:port",
+        ),
+        (lambda d: d["gateway"]["batch"].__setitem__("max_sampels", 10), "gateway.batch.max_sampels", "unknown option"),
+        (lambda d: d["devices"][0].__setitem__("protocol", "profinet"), "devices.0.protocol", "unknown protocol"),
+        (lambda d: d["devices"][0].pop("protocol"), "devices.0.protocol", "required"),
+        (lambda d: d["devices"].append(counter_device("cnc-01", 1)), "devices.1.name", "already used"),
+        (
+            lambda d: d["devices"].append(
+                {**counter_device("cnc-02", 1), "tags": [{"key": "cnc-01.t2", "address": 9}]}
+            ),
+            "devices.1.tags.0.key",
+            "'cnc-01.t2' is already used by device 'cnc-01'",
+        ),
+    ],
+)
+def test_config_errors_say_which_field(
+    tmp_path: Path, change: Callable[[dict[str, Any]], Any], field: str, words: str
+) -> None:
     doc = make_config(tmp_path, "http://127.0.0.1:1")
     change(doc)
     message = config_error(tmp_path, doc)
@@ -133,13 +154,16 @@ def test_config_errors_say_which_field(tmp_path: Path, change: Callable[[dict[st
 def test_config_defaults_and_buffer_path_relative_to_the_file(tmp_path: Path) -> None:
     path = tmp_path / "site" / "gateway.yaml"
     path.parent.mkdir()
-    path.write_text(textwrap_yaml("""
+    path.write_text(
+        textwrap_yaml("""
         gateway:
           key: gw-hefei-1
           platform: {url: "http://127.0.0.1:8000/", token: cwg_abc}
           buffer: {path: data/buffer.db}
         devices: []
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     config = load_config(path)
     section = config.gateway
     assert section.platform.transport == "http" and section.platform.url == "http://127.0.0.1:8000"
@@ -172,10 +196,15 @@ def textwrap_yaml(text: str) -> str:
 
 # -- the runner over HTTP --------------------------------------------------------------------------
 
+
 def test_gateway_delivers_everything_in_order(tmp_path: Path, standin: IngestStandIn) -> None:
-    config = GatewayConfig.from_dict(make_config(tmp_path, standin.url,
-                                                 devices=[counter_device("cnc-01", 3, ticks=400),
-                                                          counter_device("cnc-02", 2, ticks=300)]))
+    config = GatewayConfig.from_dict(
+        make_config(
+            tmp_path,
+            standin.url,
+            devices=[counter_device("cnc-01", 3, ticks=400), counter_device("cnc-02", 2, ticks=300)],
+        )
+    )
 
     async def scenario() -> None:
         gateway = Gateway(config)
@@ -196,8 +225,9 @@ def test_gateway_delivers_everything_in_order(tmp_path: Path, standin: IngestSta
 
 
 def test_gateway_resends_after_outage(tmp_path: Path, standin: IngestStandIn) -> None:
-    config = GatewayConfig.from_dict(make_config(tmp_path, standin.url,
-                                                 devices=[counter_device("cnc-01", 3, rate=100, ticks=600)]))
+    config = GatewayConfig.from_dict(
+        make_config(tmp_path, standin.url, devices=[counter_device("cnc-01", 3, rate=100, ticks=600)])
+    )
 
     async def scenario() -> None:
         gateway = Gateway(config)
@@ -224,10 +254,10 @@ def test_gateway_resends_after_outage(tmp_path: Path, standin: IngestStandIn) ->
     assert_in_queue_order(committed)
 
 
-def test_gateway_waits_out_503_and_a_wrong_token_without_losing_data(tmp_path: Path,
-                                                                      standin: IngestStandIn) -> None:
-    config = GatewayConfig.from_dict(make_config(tmp_path, standin.url,
-                                                 devices=[counter_device("cnc-01", 2, rate=200, ticks=300)]))
+def test_gateway_waits_out_503_and_a_wrong_token_without_losing_data(tmp_path: Path, standin: IngestStandIn) -> None:
+    config = GatewayConfig.from_dict(
+        make_config(tmp_path, standin.url, devices=[counter_device("cnc-01", 2, rate=200, ticks=300)])
+    )
 
     async def scenario() -> None:
         standin.mode = "503"
@@ -253,8 +283,9 @@ def test_gateway_waits_out_503_and_a_wrong_token_without_losing_data(tmp_path: P
 
 
 def test_rejected_batch_is_kept_on_disk_and_the_queue_moves_on(tmp_path: Path, standin: IngestStandIn) -> None:
-    config = GatewayConfig.from_dict(make_config(tmp_path, standin.url, batch_max=100,
-                                                 devices=[counter_device("cnc-01", 2, ticks=200)]))
+    config = GatewayConfig.from_dict(
+        make_config(tmp_path, standin.url, batch_max=100, devices=[counter_device("cnc-01", 2, ticks=200)])
+    )
     standin.reject_next = 1
 
     async def scenario() -> Gateway:
@@ -262,8 +293,10 @@ def test_rejected_batch_is_kept_on_disk_and_the_queue_moves_on(tmp_path: Path, s
         stop = asyncio.Event()
         task = asyncio.create_task(gateway.run(stop))
         # rejected_batches counts after the copy is written, so the files are complete when it is 1.
-        await eventually(lambda: gateway.stats.rejected_batches == 1
-                         and standin.count() + rejected_samples(tmp_path) == 400, "every sample delivered or kept")
+        await eventually(
+            lambda: gateway.stats.rejected_batches == 1 and standin.count() + rejected_samples(tmp_path) == 400,
+            "every sample delivered or kept",
+        )
         stop.set()
         await task
         return gateway
@@ -280,6 +313,68 @@ def test_rejected_batch_is_kept_on_disk_and_the_queue_moves_on(tmp_path: Path, s
     assert kept | delivered == expected("cnc-01", 2, 200)  # nothing vanished
 
 
+def test_a_burst_beyond_the_memory_limit_holds_the_device_back_and_loses_nothing(
+    tmp_path: Path, standin: IngestStandIn
+) -> None:
+    # 600 ticks × 500 tags = 300,000 samples emitted as fast as the event loop allows: three times what the
+    # gateway holds in memory (100,000). The device must wait for room; nothing may be dropped on the way to disk.
+    config = GatewayConfig.from_dict(
+        make_config(
+            tmp_path, standin.url, batch_max=5000, devices=[counter_device("press-01", 500, rate=1e9, ticks=600)]
+        )
+    )
+
+    async def scenario() -> dict[str, Any]:
+        gateway = Gateway(config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(gateway.run(stop))
+        await eventually(lambda: standin.count() == 300_000, "all 300,000 samples committed", timeout=120)
+        await eventually(lambda: gateway.buffer is not None and gateway.buffer.size() == 0, "queue empty")
+        status = gateway.status()
+        stop.set()
+        await task
+        return status
+
+    status = asyncio.run(scenario())
+    assert status["dropped"] == 0 and status["queue_size"] == 0
+    assert status["held_back"] >= 1  # the burst was slowed down, not cut
+    assert "held back" in status_text(status)
+    committed = standin.snapshot()
+    assert {(tag, ts) for tag, ts, _ in committed} == expected("press-01", 500, 600)
+    assert standin.duplicates == 0
+    assert_in_queue_order(committed)
+
+
+def test_a_tag_and_time_repeated_in_a_batch_is_counted_in_the_status(tmp_path: Path, standin: IngestStandIn) -> None:
+    # At ticks 3, 17 and 40 the device sends each of its 2 tags twice with the same timestamp (the repeat with value
+    # -tick). The platform keeps one sample per (tag, ts); the gateway must say that it saw the repeats.
+    config = GatewayConfig.from_dict(
+        make_config(tmp_path, standin.url, devices=[counter_device("cnc-01", 2, ticks=50, repeat_ticks=[3, 17, 40])])
+    )
+
+    async def scenario() -> dict[str, Any]:
+        gateway = Gateway(config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(gateway.run(stop))
+        await eventually(
+            lambda: standin.count() == 100 and gateway.buffer is not None and gateway.buffer.size() == 0,
+            "all 100 (tag, ts) committed",
+        )
+        status = gateway.status()
+        stop.set()
+        await task
+        return status
+
+    status = asyncio.run(scenario())
+    assert status["repeated_samples"] == 6
+    assert status["sent_samples"] == 106  # what the device sent: 100 + 6 repeats
+    assert "repeated  6 samples" in status_text(status)
+    committed = standin.snapshot()
+    assert {(tag, ts) for tag, ts, _ in committed} == expected("cnc-01", 2, 50)
+    assert all(value == ts - START_TS for _, ts, value in committed)  # the first value of each (tag, ts) is kept
+    assert standin.duplicates == 0  # not sent twice and hidden among the platform's duplicates
+
+
 def rejected_samples(tmp_path: Path) -> int:
     total = 0
     for path in (tmp_path / "buffer" / "rejected").glob("*.json.gz"):
@@ -290,8 +385,9 @@ def rejected_samples(tmp_path: Path) -> int:
 
 def test_status_endpoint_answers_json(tmp_path: Path, standin: IngestStandIn) -> None:
     port = free_port()
-    config = GatewayConfig.from_dict(make_config(tmp_path, standin.url, status_port=port,
-                                                 devices=[counter_device("cnc-01", 2, ticks=50)]))
+    config = GatewayConfig.from_dict(
+        make_config(tmp_path, standin.url, status_port=port, devices=[counter_device("cnc-01", 2, ticks=50)])
+    )
 
     async def scenario() -> tuple[dict[str, Any], int]:
         gateway = Gateway(config)
@@ -336,18 +432,27 @@ def _status(port: int) -> dict[str, Any] | None:
 def test_sigterm_flushes_what_is_in_memory_to_disk(tmp_path: Path) -> None:
     port = free_port()
     # Nothing listens at the platform url and samples wait a minute in memory: only the shutdown writes them.
-    doc = make_config(tmp_path, f"http://127.0.0.1:{free_port()}", status_port=port, max_delay_ms=60_000,
-                      batch_max=100_000, devices=[counter_device("cnc-01", 2, rate=100)])
+    doc = make_config(
+        tmp_path,
+        f"http://127.0.0.1:{free_port()}",
+        status_port=port,
+        max_delay_ms=60_000,
+        batch_max=100_000,
+        devices=[counter_device("cnc-01", 2, rate=100)],
+    )
     config_path = write_yaml(tmp_path, doc)
-    code = (f"from commonworks.connect.config import register_protocol; "
-            f"register_protocol('counter', {SUBPROCESS_MODULE!r}); "
-            f"from commonworks.connect.cli import gateway_app; "
-            f"gateway_app(['run', '--config', {str(config_path)!r}])")
+    code = (
+        f"from commonworks.connect.config import register_protocol; "
+        f"register_protocol('counter', {SUBPROCESS_MODULE!r}); "
+        f"from commonworks.connect.cli import gateway_app; "
+        f"gateway_app(['run', '--config', {str(config_path)!r}])"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     log_path = tmp_path / "gateway.log"
     with log_path.open("wb") as log_file:
-        child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=log_file,
-                                 stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
         try:
             seen: dict[str, Any] = {}
 
@@ -376,6 +481,7 @@ def test_sigterm_flushes_what_is_in_memory_to_disk(tmp_path: Path) -> None:
 
 # -- the runner over MQTT ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = Mosquitto(tmp_path)
@@ -388,8 +494,15 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 def test_gateway_over_mqtt_pipelines_and_survives_a_broker_restart(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    config = GatewayConfig.from_dict(make_config(tmp_path, mosquitto.url, transport="mqtt", batch_max=50,
-                                                 devices=[counter_device("cnc-01", 3, rate=100, ticks=600)]))
+    config = GatewayConfig.from_dict(
+        make_config(
+            tmp_path,
+            mosquitto.url,
+            transport="mqtt",
+            batch_max=50,
+            devices=[counter_device("cnc-01", 3, rate=100, ticks=600)],
+        )
+    )
     assert config.gateway.platform.in_flight == 8
 
     async def scenario() -> MqttIngestStandIn:
@@ -415,3 +528,49 @@ def test_gateway_over_mqtt_pipelines_and_survives_a_broker_restart(tmp_path: Pat
     worker = asyncio.run(scenario())
     assert worker.bad_tokens == 0
     assert {(tag, ts) for tag, ts, _ in worker.snapshot()} == expected("cnc-01", 3, 600)
+
+
+def test_mqtt_transport_resends_promptly_when_no_worker_listens_after_a_broker_restart(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    # After the broker restarts, the gateway reconnects and publishes before the ingest worker has subscribed
+    # again: those publishes reach nobody. The ack timeout is 300 s here, so only a prompt resend delivers
+    # everything within the minute this test waits.
+    doc = make_config(
+        tmp_path,
+        mosquitto.url,
+        transport="mqtt",
+        batch_max=50,
+        devices=[counter_device("cnc-01", 3, rate=100, ticks=600)],
+    )
+    doc["gateway"]["platform"]["timeout_s"] = 300
+    config = GatewayConfig.from_dict(doc)
+
+    async def scenario() -> dict[str, Any]:
+        worker = MqttIngestStandIn(mosquitto.port, token=TOKEN)
+        await worker.start()
+        gateway = Gateway(config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(gateway.run(stop))
+        await eventually(lambda: worker.count() >= 150, "first samples delivered over MQTT")
+        await worker.stop()
+        await asyncio.to_thread(mosquitto.stop)
+        await asyncio.to_thread(mosquitto.start)
+        transport = gateway.transport
+        await eventually(
+            lambda: transport.diagnostics()["connects"] >= 2 and transport.diagnostics()["awaiting_ack"] > 0,
+            "batches published with no worker there",
+        )
+        await asyncio.sleep(0.5)
+        await worker.start()  # the worker subscribes again, late
+        await eventually(lambda: worker.count() == 1800, "everything delivered after the late worker came back")
+        await eventually(lambda: gateway.buffer is not None and gateway.buffer.size() == 0, "queue empty")
+        status = gateway.status()
+        stop.set()
+        await task
+        await worker.stop()
+        return status
+
+    status = asyncio.run(scenario())
+    assert status["transport"]["resends"] >= 1
+    assert status["rejected_batches"] == 0

@@ -1,9 +1,13 @@
 """The contract every protocol connector follows, and the availability bookkeeping they share.
 
 A connector owns its device connection: it connects, reads (subscribes or polls), hands
-samples to ``emit`` and, when the device goes away, marks itself unavailable, logs that
+samples to ``emit`` (a list of :class:`Sample`, or a :class:`Block` of columns when it reads
+many values at once) and, when the device goes away, marks itself unavailable, logs that
 once (not once a poll), emits stale markers for its tags, and reconnects with exponential
-back-off until ``stop`` is set. ``diagnostics()`` feeds the gateway's status endpoint.
+back-off until ``stop`` is set. Between reads it awaits :meth:`Connector.room`, which
+returns at once unless the gateway's disk stage is behind (backpressure: the connector then
+reads later instead of the gateway dropping what it read). ``diagnostics()`` feeds the
+gateway's status endpoint.
 """
 
 from __future__ import annotations
@@ -14,12 +18,22 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from commonworks.connect.samples import Sample
+from commonworks.connect.samples import Block, Sample
 
 Emit = Callable[[Sequence[Sample]], None]
-"""Hands samples to the gateway; non-blocking, called from the gateway's event loop."""
+"""Hands samples (a list or a :class:`Block`) to the gateway; non-blocking, called from the gateway's event loop."""
+
+
+class Backpressure(Protocol):
+    """What the gateway offers its connectors so that a slow disk holds them back instead of costing samples."""
+
+    def full(self) -> bool:
+        """True while the gateway holds as many samples in memory as it should."""
+
+    async def room(self) -> None:
+        """Return once the gateway can take more samples."""
 
 
 async def cancel_all(tasks: Sequence[asyncio.Future[Any]]) -> None:
@@ -67,6 +81,7 @@ class Connector(ABC):
         self.last_value_ms: int | None = None
         self.last_error: str | None = None
         self._unavailable_logged = False
+        self.backpressure: Backpressure | None = None  # set by the gateway
 
     @abstractmethod
     async def session(self, stop: asyncio.Event) -> None:
@@ -90,14 +105,25 @@ class Connector(ABC):
             except TimeoutError:
                 self.reconnects += 1
 
+    def held_back(self) -> bool:
+        """True while the gateway wants this connector to wait before it reads more (see :meth:`room`)."""
+        return self.backpressure is not None and self.backpressure.full()
+
+    async def room(self) -> None:
+        """Wait until the gateway can take more samples (at once, unless its disk stage is behind)."""
+        if self.backpressure is not None and self.backpressure.full():
+            await self.backpressure.room()
+
     def publish(self, samples: Sequence[Sample]) -> None:
-        """Emit samples and record that the device is alive."""
+        """Emit samples (a list or a :class:`Block`) and record that the device is alive."""
         if not samples:
             return
         if not self.available:
             self.mark_available()
         self.samples_read += len(samples)
-        self.last_value_ms = max(s.ts for s in samples)
+        newest = max(samples.ts) if isinstance(samples, Block) else max(s.ts for s in samples)
+        if self.last_value_ms is None or newest > self.last_value_ms:
+            self.last_value_ms = newest
         self.emit(samples)
 
     def mark_available(self) -> None:

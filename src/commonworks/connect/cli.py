@@ -14,8 +14,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-gateway_app = typer.Typer(help="The edge gateway: connect machines and forward their data (store and forward).",
-                          no_args_is_help=True, pretty_exceptions_enable=False)
+gateway_app = typer.Typer(
+    help="The edge gateway: connect machines and forward their data (store and forward).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -24,8 +27,10 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 @gateway_app.command("run")
-def run(config: Annotated[Path, typer.Option("--config", "-c", help="gateway YAML file")] = Path("gateway.yaml"),
-        log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info") -> None:
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="gateway YAML file")] = Path("gateway.yaml"),
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
     """Run the gateway until Ctrl-C or SIGTERM (what is in memory is flushed to disk on the way out)."""
     import asyncio
 
@@ -49,12 +54,14 @@ def run(config: Annotated[Path, typer.Option("--config", "-c", help="gateway YAM
 
 
 @gateway_app.command("status")
-def status(url: Annotated[str | None, typer.Option(help="the gateway's status address, "
-                                                       "e.g. http://127.0.0.1:8710")] = None,
-           config: Annotated[Path | None, typer.Option("--config", "-c",
-                                                       help="take the address from this gateway YAML")] = None,
-           as_json: Annotated[bool, typer.Option("--json", help="print the raw status document")] = False,
-           plain: Annotated[bool, typer.Option(help="plain text instead of tables")] = False) -> None:
+def status(
+    url: Annotated[str | None, typer.Option(help="the gateway's status address, e.g. http://127.0.0.1:8710")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="take the address from this gateway YAML")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the raw status document")] = False,
+    plain: Annotated[bool, typer.Option(help="plain text instead of tables")] = False,
+) -> None:
     """Show a running gateway's queue, delivery and devices."""
     import httpx
     import orjson
@@ -114,35 +121,64 @@ def _print_status(doc: dict[str, Any]) -> None:
     if doc.get("outage_since_ms"):
         summary.add_row("outage since", _ago(doc["outage_since_ms"], now))
     summary.add_row("queued", f"{doc.get('queue_size', 0):,} samples on disk, {doc.get('in_memory', 0):,} in memory")
-    dropped = doc.get("dropped", 0) + doc.get("dropped_in_memory", 0)
-    summary.add_row("dropped", f"[red]{dropped:,}[/]" if dropped else "0")
+    dropped = doc.get("dropped", 0)
+    summary.add_row("dropped", f"[red]{dropped:,}[/] (buffer full)" if dropped else "0")
+    if doc.get("held_back"):
+        summary.add_row(
+            "held back",
+            f"[yellow]{doc['held_back']:,}[/] times, {doc.get('held_back_s', 0):,.1f} s "
+            "(the disk was behind; devices read later)",
+        )
     summary.add_row("sent", f"{doc.get('sent_batches', 0):,} batches, {doc.get('sent_samples', 0):,} samples")
     summary.add_row("last ack", _ago(doc.get("last_ack_ms"), now))
     rejected = doc.get("rejected_batches", 0)
     summary.add_row("rejected", f"{rejected:,} batches (kept in rejected/), {doc.get('rejected_samples', 0):,} samples")
+    if doc.get("repeated_samples"):
+        summary.add_row(
+            "repeated",
+            f"[yellow]{doc['repeated_samples']:,}[/] samples had a tag and time already in "
+            "their batch: sent once, first value kept",
+        )
     summary.add_row("uptime", f"{doc.get('uptime_s', 0):,.0f} s")
 
     devices = Table(title="devices", title_justify="left")
-    for column in ("device", "protocol", "state", "tags", "samples", "errors", "reconnects", "last value",
-                   "last error"):
+    for column in (
+        "device",
+        "protocol",
+        "state",
+        "tags",
+        "samples",
+        "errors",
+        "reconnects",
+        "last value",
+        "last error",
+    ):
         devices.add_column(column, justify="right" if column in ("tags", "samples", "errors", "reconnects") else "left")
     for device in doc.get("devices", []):
         available = device.get("available")
-        devices.add_row(str(device.get("name")), str(device.get("protocol")),
-                        "[green]available[/]" if available else "[red]unavailable[/]",
-                        f"{device.get('tags', 0):,}", f"{device.get('samples_read', 0):,}",
-                        f"{device.get('errors', 0):,}", f"{device.get('reconnects', 0):,}",
-                        _ago(device.get("last_value_ms"), now), str(device.get("last_error") or ""))
+        devices.add_row(
+            str(device.get("name")),
+            str(device.get("protocol")),
+            "[green]available[/]" if available else "[red]unavailable[/]",
+            f"{device.get('tags', 0):,}",
+            f"{device.get('samples_read', 0):,}",
+            f"{device.get('errors', 0):,}",
+            f"{device.get('reconnects', 0):,}",
+            _ago(device.get("last_value_ms"), now),
+            str(device.get("last_error") or ""),
+        )
     console = Console()
     console.print(summary)
     console.print(devices)
 
 
 @gateway_app.command("browse")
-def browse(endpoint: Annotated[str, typer.Argument(help="opc.tcp://host:port/path of the OPC UA server")],
-           prefix: Annotated[str, typer.Option(help="tag key prefix, usually the device name, e.g. cnc-01")],
-           out: Annotated[Path, typer.Option(help="where to write the tag map (YAML)")] = Path("tags.yaml"),
-           max_nodes: Annotated[int, typer.Option(help="stop after this many variables")] = 5000) -> None:
+def browse(
+    endpoint: Annotated[str, typer.Argument(help="opc.tcp://host:port/path of the OPC UA server")],
+    prefix: Annotated[str, typer.Option(help="tag key prefix, usually the device name, e.g. cnc-01")],
+    out: Annotated[Path, typer.Option(help="where to write the tag map (YAML)")] = Path("tags.yaml"),
+    max_nodes: Annotated[int, typer.Option(help="stop after this many variables")] = 5000,
+) -> None:
     """Walk an OPC UA server's address space and write a tag map to paste into a device's config."""
     import asyncio
 

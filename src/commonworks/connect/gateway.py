@@ -2,7 +2,8 @@
 
 Three things run side by side on one event loop:
 
-* the **connectors**, which hand samples to :meth:`Gateway.emit` (non-blocking: a list append);
+* the **connectors**, which hand samples to :meth:`Gateway.emit` (non-blocking: a list append) —
+  one by one or as a :class:`~commonworks.connect.samples.Block` of columns;
 * the **flusher**, which moves the in-memory samples to the on-disk buffer every
   ``batch.max_delay_ms`` or as soon as ``batch.max_samples`` are waiting;
 * the **sender**, which keeps sending the *oldest* queued batches through the transport
@@ -12,9 +13,12 @@ Three things run side by side on one event loop:
 
 All SQLite work and batch encoding run in one worker thread (so a slow disk or a big
 backlog never stalls device reads) and in submission order (so the queue order is the
-emit order). Memory stays bounded whatever the poll rate: the in-memory list is flushed
-continually, and should the disk fall behind it is capped, dropping its oldest samples
-with a count and a log line rather than growing.
+emit order). Memory stays bounded whatever the poll rate without losing anything: the
+in-memory list is flushed continually, and should the disk fall behind, the connectors
+are held back (backpressure: :meth:`Gateway.room`, awaited by every connector between
+reads — a poller polls later, an MQTT connector stops reading its socket so the broker
+holds the messages) until the disk has caught up. Only the bounded disk queue ever drops
+samples (the oldest, counted and logged).
 
 SIGTERM/SIGINT (see :func:`serve`) stop the connectors, flush what is in memory to disk
 and close; unacknowledged batches simply stay queued for the next start.
@@ -40,8 +44,8 @@ import orjson
 from commonworks.connect.base import Backoff, Connector, cancel_all, now_ms
 from commonworks.connect.buffer import SampleBuffer
 from commonworks.connect.config import ConfigError, GatewayConfig, load_protocol
-from commonworks.connect.protocol import encode_batch
-from commonworks.connect.samples import Sample
+from commonworks.connect.protocol import encode_columns
+from commonworks.connect.samples import Block, Sample
 from commonworks.connect.transport import BatchRejected, BatchTooLarge, Transport, TransportError, make_transport
 
 log = logging.getLogger("commonworks.connect.gateway")
@@ -57,6 +61,7 @@ class _Encoded:
     batch_id: str
     body: bytes
     samples: int
+    repeated: int = 0  # samples left out because their (tag, ts) came earlier in the batch
 
 
 @dataclass
@@ -66,6 +71,7 @@ class SenderStats:
     duplicates: int = 0
     rejected_batches: int = 0
     rejected_samples: int = 0  # samples the platform refused inside an acked batch (unknown tag, bad value)
+    repeated_samples: int = 0  # left out of acked batches: the same (tag, ts) came earlier in the batch
     last_ack_ms: int | None = None
     last_error: str | None = None
     outage_since_ms: int | None = None
@@ -82,19 +88,29 @@ class Gateway:
         self.max_delay_s = section.batch.max_delay_ms / 1000
         platform = section.platform
         self.transport: Transport = transport or make_transport(
-            platform.transport, platform.url, gateway_key=self.key, token=platform.token,
-            timeout=platform.timeout_s, max_in_flight=platform.in_flight)
+            platform.transport,
+            platform.url,
+            gateway_key=self.key,
+            token=platform.token,
+            timeout=platform.timeout_s,
+            max_in_flight=platform.in_flight,
+        )
         self.buffer: SampleBuffer | None = None
         self.rejected_dir = section.buffer.path.parent / "rejected"
         self.connectors: list[Connector] = []
         self.stats = SenderStats()
         self.started_ms = now_ms()
         self.status_port: int | None = None  # the bound port (useful when configured as an ephemeral one)
-        # Samples emitted but not yet on disk; capped so a stalled disk cannot exhaust memory.
-        self._pending: list[Sample] = []
+        # Samples emitted but not yet on disk, as the chunks the connectors emitted. Past the limit the
+        # connectors are held back (see room()) so that a stalled disk cannot exhaust memory.
+        self._pending: list[Sequence[Sample]] = []
+        self._pending_count = 0
         self._pending_limit = max(10 * self.batch_max, 100_000)
-        self.dropped_in_memory = 0
-        self._memory_drop_episode = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self.held_back = 0  # times a connector had to wait for room
+        self.held_back_s = 0.0
+        self._repeated_logged = False
         self._flush_now = asyncio.Event()
         self._queued = asyncio.Event()  # set after each append: the sender may have work
         self._disk_failing = False
@@ -104,29 +120,51 @@ class Gateway:
     # -- what connectors call ----------------------------------------------------------------
 
     def emit(self, samples: Sequence[Sample]) -> None:
-        """Take samples from a connector (on the event loop; never blocks)."""
-        pending = self._pending
-        pending.extend(samples)
-        if len(pending) >= self.batch_max:
-            self._flush_now.set()
-        if len(pending) > self._pending_limit:
-            self._drop_pending(len(pending) - self._pending_limit)
+        """Take samples (a list, or a :class:`Block`) from a connector, on the event loop; never blocks, never drops.
 
-    def _drop_pending(self, count: int) -> None:
-        del self._pending[:count]
-        self.dropped_in_memory += count
-        if not self._memory_drop_episode:
-            log.error("the buffer file is not keeping up (%s): dropping the oldest samples held in memory "
-                      "(%d now, at most %d are held)", self.config.gateway.buffer.path, count, self._pending_limit)
-        self._memory_drop_episode += count
+        Past the in-memory limit the samples are still taken — they are already in memory — but
+        :meth:`room` makes the connectors wait before they read more.
+        """
+        count = len(samples)
+        if not count:
+            return
+        self._pending.append(samples)
+        self._pending_count += count
+        if self._pending_count >= self.batch_max:
+            self._flush_now.set()
+        if self._pending_count >= self._pending_limit and self._room.is_set():
+            self._room.clear()
+            self._flush_now.set()
+
+    def full(self) -> bool:
+        """True while the connectors should wait before reading more (see :meth:`room`)."""
+        return not self._room.is_set()
+
+    async def room(self) -> None:
+        """Return when the gateway can take more samples: connectors await it between reads (backpressure)."""
+        if self._room.is_set():
+            return
+        self.held_back += 1
+        if self.held_back == 1 or self.held_back % 1000 == 0:
+            log.warning(
+                "the buffer file is not keeping up (%s, %d samples in memory): holding the devices back "
+                "(%d times so far)",
+                self.config.gateway.buffer.path,
+                self._pending_count,
+                self.held_back,
+            )
+        started = time.monotonic()
+        await self._room.wait()
+        self.held_back_s += time.monotonic() - started
 
     # -- running -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         section = self.config.gateway
         try:
-            self.buffer = await self._io(SampleBuffer, section.buffer.path, gateway_key=self.key,
-                                         max_samples=section.buffer.max_samples)
+            self.buffer = await self._io(
+                SampleBuffer, section.buffer.path, gateway_key=self.key, max_samples=section.buffer.max_samples
+            )
             try:
                 await self._run(stop)
             finally:
@@ -144,15 +182,25 @@ class Gateway:
         connector_tasks = [asyncio.create_task(c.run(stop), name=f"connector {c.name}") for c in self.connectors]
         flusher = asyncio.create_task(self._supervised("flusher", self._flush_loop, stop), name="flusher")
         sender = asyncio.create_task(self._supervised("sender", self._send_loop, stop), name="sender")
-        log.info("gateway %s running: %d devices, sending to %s (%s)", self.key, len(self.connectors),
-                 self.transport.target, self.transport.kind)
+        log.info(
+            "gateway %s running: %d devices, sending to %s (%s)",
+            self.key,
+            len(self.connectors),
+            self.transport.target,
+            self.transport.kind,
+        )
         try:
             await stop.wait()
         finally:
             await self._shutdown(connector_tasks, flusher, sender, status_server)
 
-    async def _shutdown(self, connector_tasks: list[asyncio.Task[None]], flusher: asyncio.Task[None],
-                        sender: asyncio.Task[None], status_server: asyncio.Server | None) -> None:
+    async def _shutdown(
+        self,
+        connector_tasks: list[asyncio.Task[None]],
+        flusher: asyncio.Task[None],
+        sender: asyncio.Task[None],
+        status_server: asyncio.Server | None,
+    ) -> None:
         log.info("gateway %s stopping", self.key)
         if connector_tasks:
             _, late = await asyncio.wait(connector_tasks, timeout=_CONNECTOR_STOP_GRACE_S)
@@ -177,11 +225,15 @@ class Gateway:
         owners: dict[str, str] = {}
         for index, device in enumerate(self.config.devices):
             connector = load_protocol(device.protocol).CONNECTOR.from_config(device, self.emit)
+            connector.backpressure = self
             for key in connector.tag_keys:
                 # Config validation saw only declared tags; connectors may derive more keys.
                 if key in owners and owners[key] != connector.name:
-                    raise ConfigError(self.config.source, f"devices.{index}",
-                                      f"tag key {key!r} is already used by device {owners[key]!r}")
+                    raise ConfigError(
+                        self.config.source,
+                        f"devices.{index}",
+                        f"tag key {key!r} is already used by device {owners[key]!r}",
+                    )
                 owners[key] = connector.name
             connectors.append(connector)
         return connectors
@@ -207,47 +259,90 @@ class Gateway:
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         # Runs until cancelled, also after ``stop``: the shutdown does the last flush itself.
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._flush_now.wait(), timeout=self.max_delay_s)
+                everything = False
+            except TimeoutError:
+                everything = True
             self._flush_now.clear()
-            if not await self._flush():
+            if not await self._flush(everything=everything):
                 await asyncio.sleep(1.0)  # the disk is failing: do not spin
 
-    async def _flush(self) -> bool:
-        """Append what is in memory to the buffer; False if the disk refused (samples kept in memory)."""
+    async def _flush(self, *, everything: bool = True) -> bool:
+        """Append what is in memory to the buffer; False if the disk refused (samples kept in memory).
+
+        The buffer gets blocks of ``batch.max_samples`` samples, so that at high rates each block
+        is one whole batch (a batch that needs part of a block costs a split on disk). Unless
+        ``everything`` (the periodic flush, the shutdown), a last part smaller than that waits in
+        memory for more: it is the oldest part of the next block, written at most a flush later.
+        """
         if not self._pending:
             return True
         assert self.buffer is not None
-        chunk, self._pending = self._pending, []
+        blocks = _cut(self._pending, self.batch_max)
+        keep: list[Sequence[Sample]] = []
+        if not blocks:
+            return True
+        if not everything and sum(map(len, blocks[-1])) < self.batch_max:
+            keep = blocks.pop()
+            if not blocks:
+                return True
+        count = sum(len(chunk) for block in blocks for chunk in block)
+        self._pending = keep
+        self._pending_count -= count
         try:
-            await self._io(self.buffer.append, chunk)
+            await self._io(self._append, blocks)
         except Exception as exc:  # disk full, I/O error: keep the samples and try again
             if not self._disk_failing:
-                log.error("cannot write to the buffer %s: %s; holding samples in memory (at most %d)",
-                          self.buffer.path, exc, self._pending_limit)
+                log.error(
+                    "cannot write to the buffer %s: %s; holding samples in memory and the devices back",
+                    self.buffer.path,
+                    exc,
+                )
                 self._disk_failing = True
-            self._pending = chunk + self._pending
-            if len(self._pending) > self._pending_limit:
-                self._drop_pending(len(self._pending) - self._pending_limit)
+            self._pending[:0] = [chunk for block in blocks for chunk in block]
+            self._pending_count += count
+            if self._pending_count >= self._pending_limit:
+                self._room.clear()
             return False
         if self._disk_failing:
             log.warning("writing to the buffer %s works again", self.buffer.path)
             self._disk_failing = False
-        if self._memory_drop_episode and len(self._pending) < self._pending_limit // 2:
-            log.warning("the buffer file keeps up again; %d samples were dropped from memory meanwhile",
-                        self._memory_drop_episode)
-            self._memory_drop_episode = 0
+        if self._pending_count < self._pending_limit:
+            self._room.set()
         self._queued.set()
         return True
+
+    def _append(self, blocks: list[list[Sequence[Sample]]]) -> None:
+        """Worker thread: each list of emitted chunks as one block on disk (one transaction each)."""
+        assert self.buffer is not None
+        for chunks in blocks:
+            if len(chunks) == 1:
+                self.buffer.append(chunks[0])
+                continue
+            tags: list[str] = []
+            ts: list[int] = []
+            values: list[Any] = []
+            for chunk in chunks:
+                if isinstance(chunk, Block):
+                    tags += chunk.tags
+                    ts += chunk.ts
+                    values += chunk.values
+                else:
+                    tags += [s.tag for s in chunk]
+                    ts += [s.ts for s in chunk]
+                    values += [s.value for s in chunk]
+            self.buffer.append_columns(tags, ts, values)
 
     # -- disk → platform ---------------------------------------------------------------------
 
     def _next_batch(self, limit: int, after: str | None) -> _Encoded | None:
         assert self.buffer is not None
-        batch = self.buffer.peek_batch(limit, after=after)
+        batch = self.buffer.peek_columns(limit, after=after)
         if batch is None:
             return None
-        return _Encoded(batch.batch_id, encode_batch(batch.batch_id, batch.samples), len(batch.samples))
+        encoded = encode_columns(batch.batch_id, batch.keys, batch.tags, batch.ts, batch.values)
+        return _Encoded(batch.batch_id, encoded.body, encoded.samples, encoded.repeated)
 
     async def _send_loop(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -288,8 +383,12 @@ class Gateway:
                     except BatchTooLarge as exc:
                         if encoded_done.samples > 1:
                             limit = max(1, encoded_done.samples // 2)
-                            log.warning("platform refuses batches of %d samples (%s); sending %d at a time",
-                                        encoded_done.samples, exc.reason, limit)
+                            log.warning(
+                                "platform refuses batches of %d samples (%s); sending %d at a time",
+                                encoded_done.samples,
+                                exc.reason,
+                                limit,
+                            )
                             failure = failure or exc
                         else:
                             await self._io(self._reject, encoded_done, exc)
@@ -319,8 +418,12 @@ class Gateway:
         if self.stats.outage_since_ms is None:
             self.stats.outage_since_ms = now_ms()
             queued = self.buffer.size() if self.buffer else 0
-            log.warning("cannot deliver to the platform (%s): %s; %d samples queued, retrying with back-off",
-                        self.transport.target, failure, queued)
+            log.warning(
+                "cannot deliver to the platform (%s): %s; %d samples queued, retrying with back-off",
+                self.transport.target,
+                failure,
+                queued,
+            )
 
     def _acked(self, encoded: _Encoded, ack: Any) -> None:
         """Worker thread: the platform committed the batch, so it leaves the buffer."""
@@ -331,9 +434,22 @@ class Gateway:
         stats.samples += encoded.samples
         stats.duplicates += ack.duplicates
         stats.last_ack_ms = now_ms()
+        if encoded.repeated:
+            stats.repeated_samples += encoded.repeated
+            if not self._repeated_logged:
+                self._repeated_logged = True
+                log.warning(
+                    "batch %s held %d samples whose (tag, ts) came earlier in the same batch: sent once, "
+                    "the first value kept (further ones only counted, see repeated_samples in the status)",
+                    encoded.batch_id,
+                    encoded.repeated,
+                )
         if stats.outage_since_ms is not None:
-            log.warning("delivering to the platform again after %.0f s; %d samples still queued",
-                        (stats.last_ack_ms - stats.outage_since_ms) / 1000, self.buffer.size())
+            log.warning(
+                "delivering to the platform again after %.0f s; %d samples still queued",
+                (stats.last_ack_ms - stats.outage_since_ms) / 1000,
+                self.buffer.size(),
+            )
             stats.outage_since_ms = None
             stats.last_error = None
         if ack.rejected:
@@ -342,8 +458,11 @@ class Gateway:
                 pair = (rejection.tag, rejection.reason)
                 if pair not in self._rejections_logged and len(self._rejections_logged) < _MAX_LOGGED_REJECTIONS:
                     self._rejections_logged.add(pair)
-                    log.warning("platform rejected samples of tag %r: %s (further ones only counted)",
-                                rejection.tag, rejection.reason)
+                    log.warning(
+                        "platform rejected samples of tag %r: %s (further ones only counted)",
+                        rejection.tag,
+                        rejection.reason,
+                    )
 
     def _reject(self, encoded: _Encoded, exc: BatchRejected) -> None:
         """Worker thread: keep a permanently rejected batch on disk for diagnosis, then let the queue move on."""
@@ -352,13 +471,24 @@ class Gateway:
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", encoded.batch_id)
         body_path = self.rejected_dir / f"{stem}.json.gz"
         body_path.write_bytes(encoded.body)
-        reason = {"batch_id": encoded.batch_id, "samples": encoded.samples, "status": exc.status,
-                  "reason": exc.reason, "rejected_at_ms": now_ms(), "target": self.transport.target}
+        reason = {
+            "batch_id": encoded.batch_id,
+            "samples": encoded.samples,
+            "status": exc.status,
+            "reason": exc.reason,
+            "rejected_at_ms": now_ms(),
+            "target": self.transport.target,
+        }
         (self.rejected_dir / f"{stem}.reason.json").write_bytes(orjson.dumps(reason, option=orjson.OPT_INDENT_2))
         self.buffer.ack(encoded.batch_id)
         self.stats.rejected_batches += 1
-        log.error("platform REJECTED batch %s (%d samples): %s — kept in %s; the queue moves on",
-                  encoded.batch_id, encoded.samples, exc.reason, body_path)
+        log.error(
+            "platform REJECTED batch %s (%d samples): %s — kept in %s; the queue moves on",
+            encoded.batch_id,
+            encoded.samples,
+            exc.reason,
+            body_path,
+        )
 
     # -- status ------------------------------------------------------------------------------
 
@@ -372,8 +502,9 @@ class Gateway:
             "uptime_s": round((now - self.started_ms) / 1000, 1),
             "queue_size": self.buffer.size() if self.buffer else 0,
             "dropped": self.buffer.dropped() if self.buffer else 0,
-            "in_memory": len(self._pending),
-            "dropped_in_memory": self.dropped_in_memory,
+            "in_memory": self._pending_count,
+            "held_back": self.held_back,
+            "held_back_s": round(self.held_back_s, 1),
             "buffer_path": str(self.config.gateway.buffer.path),
             "buffer_max_samples": self.config.gateway.buffer.max_samples,
             "sent_batches": stats.batches,
@@ -381,6 +512,7 @@ class Gateway:
             "duplicates": stats.duplicates,
             "rejected_batches": stats.rejected_batches,
             "rejected_samples": stats.rejected_samples,
+            "repeated_samples": stats.repeated_samples,
             "last_ack_ms": stats.last_ack_ms,
             "outage_since_ms": stats.outage_since_ms,
             "last_error": stats.last_error,
@@ -418,8 +550,10 @@ class Gateway:
                 status, body = "200 OK", orjson.dumps(self.status())
             else:
                 status, body = "404 Not Found", b'{"error":"try GET /status"}'
-            head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                    "Cache-Control: no-store\r\nConnection: close\r\n\r\n").encode()
+            head = (
+                f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+            ).encode()
             writer.write(head if method == "HEAD" else head + body)
             await writer.drain()
         except (TimeoutError, ConnectionError, UnicodeDecodeError):
@@ -428,6 +562,36 @@ class Gateway:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+def _cut(chunks: list[Sequence[Sample]], size: int) -> list[list[Sequence[Sample]]]:
+    """Emitted chunks regrouped into lists of ``size`` samples each (the last one may hold fewer); in order."""
+    blocks: list[list[Sequence[Sample]]] = [[]]
+    room = size
+    for chunk in chunks:
+        while len(chunk) > room:
+            head, chunk = _split_chunk(chunk, room)
+            blocks[-1].append(head)
+            blocks.append([])
+            room = size
+        if chunk:
+            blocks[-1].append(chunk)
+            room -= len(chunk)
+            if room == 0:
+                blocks.append([])
+                room = size
+    if not blocks[-1]:
+        blocks.pop()
+    return blocks
+
+
+def _split_chunk(chunk: Sequence[Sample], at: int) -> tuple[Sequence[Sample], Sequence[Sample]]:
+    if isinstance(chunk, Block):
+        return (
+            Block(chunk.tags[:at], chunk.ts[:at], chunk.values[:at]),
+            Block(chunk.tags[at:], chunk.ts[at:], chunk.values[at:]),
+        )
+    return chunk[:at], chunk[at:]
 
 
 async def run_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
@@ -476,10 +640,12 @@ def status_text(doc: dict[str, Any]) -> str:
         f"platform  {transport.get('kind')} {transport.get('target')}  {transport.get('state')}"
         + (f"  ({doc['last_error']})" if doc.get("last_error") else ""),
         f"queue     {doc.get('queue_size', 0):,} samples on disk, {doc.get('in_memory', 0):,} in memory",
-        f"dropped   {doc.get('dropped', 0):,} (buffer full), {doc.get('dropped_in_memory', 0):,} (disk too slow)",
+        f"dropped   {doc.get('dropped', 0):,} (buffer full); devices held back {doc.get('held_back', 0):,} times "
+        f"({doc.get('held_back_s', 0):,.1f} s, disk too slow)",
         f"sent      {doc.get('sent_batches', 0):,} batches, {doc.get('sent_samples', 0):,} samples; "
         f"last ack {_ago(doc.get('last_ack_ms'), now)}",
         f"rejected  {doc.get('rejected_batches', 0):,} batches, {doc.get('rejected_samples', 0):,} samples",
+        f"repeated  {doc.get('repeated_samples', 0):,} samples sent once (same tag and ts twice in a batch)",
     ]
     if doc.get("outage_since_ms"):
         lines.append(f"outage    since {_ago(doc['outage_since_ms'], now)}")
@@ -487,8 +653,10 @@ def status_text(doc: dict[str, Any]) -> str:
     lines.append(f"devices   {len(devices)}")
     for device in devices:
         state = "available" if device.get("available") else "UNAVAILABLE"
-        line = (f"  {device.get('name')} ({device.get('protocol')}): {state}, {device.get('tags', 0)} tags, "
-                f"{device.get('samples_read', 0):,} samples, last value {_ago(device.get('last_value_ms'), now)}")
+        line = (
+            f"  {device.get('name')} ({device.get('protocol')}): {state}, {device.get('tags', 0)} tags, "
+            f"{device.get('samples_read', 0):,} samples, last value {_ago(device.get('last_value_ms'), now)}"
+        )
         if device.get("last_error") and not device.get("available"):
             line += f" — {device['last_error']}"
         lines.append(line)

@@ -39,8 +39,11 @@ MAX_REGISTERS = 125  # per read request, Modbus application protocol spec
 MAX_BITS = 2000
 _WIDTH: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "bool": 1}
 _STRUCT: dict[str, struct.Struct] = {
-    "int16": struct.Struct(">h"), "uint16": struct.Struct(">H"), "int32": struct.Struct(">i"),
-    "uint32": struct.Struct(">I"), "float32": struct.Struct(">f"),
+    "int16": struct.Struct(">h"),
+    "uint16": struct.Struct(">H"),
+    "int32": struct.Struct(">i"),
+    "uint32": struct.Struct(">I"),
+    "float32": struct.Struct(">f"),
 }
 
 
@@ -131,8 +134,10 @@ class ModbusDeviceConfig(BaseModel):
             seen.add(tag.key)
             if block_for(tag, self.blocks) is None:
                 last = tag.address + tag.width - 1
-                raise ValueError(f"tag {tag.key!r} ({tag.kind} {tag.address}..{last}) is not inside any {tag.kind} "
-                                 "block; add a block or widen one")
+                raise ValueError(
+                    f"tag {tag.key!r} ({tag.kind} {tag.address}..{last}) is not inside any {tag.kind} "
+                    "block; add a block or widen one"
+                )
         return self
 
 
@@ -145,6 +150,7 @@ def block_for(tag: ModbusTag, blocks: Sequence[ModbusBlock]) -> int | None:
 
 
 # --- decoding (pure) -----------------------------------------------------------------------------------------------
+
 
 def _swap16(word: int) -> int:
     return ((word & 0xFF) << 8) | (word >> 8)
@@ -191,7 +197,7 @@ def compile_decoder(tag: ModbusTag) -> Decoder:
         shifted = round(shifted)
 
     def decode_registers(values: Sequence[int] | Sequence[bool], i: int) -> Value | None:
-        regs = [int(v) for v in values[i:i + width]]
+        regs = [int(v) for v in values[i : i + width]]
         if swap_words:
             regs.reverse()
         if swap_bytes:
@@ -258,7 +264,7 @@ def encode(value: float | int | bool, tag: ModbusTag) -> list[int]:
         packed = _STRUCT[tag.type].pack(raw)
     except struct.error as exc:
         raise ValueError(f"tag {tag.key!r}: {value!r} does not fit {tag.type}") from exc
-    regs = [int.from_bytes(packed[j:j + 2], "big") for j in range(0, len(packed), 2)]
+    regs = [int.from_bytes(packed[j : j + 2], "big") for j in range(0, len(packed), 2)]
     if tag.byte_order == "little":
         regs = [_swap16(r) for r in regs]
     if tag.word_order == "little":
@@ -267,6 +273,7 @@ def encode(value: float | int | bool, tag: ModbusTag) -> list[int]:
 
 
 # --- the connector -------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class BlockPoller:
@@ -316,14 +323,17 @@ class ModbusConnector(Connector):
         cfg = self.config
         # reconnect_delay=0: pymodbus must not reconnect behind our back; the base class owns reconnects and
         # back-off. retries=0: one attempt per poll; the next poll is the retry.
-        client = AsyncModbusTcpClient(cfg.host, port=cfg.port, timeout=cfg.timeout_s, retries=0, reconnect_delay=0,
-                                      name=f"modbus-{cfg.name}")
+        client = AsyncModbusTcpClient(
+            cfg.host, port=cfg.port, timeout=cfg.timeout_s, retries=0, reconnect_delay=0, name=f"modbus-{cfg.name}"
+        )
         tasks: list[asyncio.Task[Any]] = []
         try:
             if not await client.connect():
                 raise ConnectionError(f"cannot connect to {cfg.host}:{cfg.port}")
-            tasks = [asyncio.create_task(self._poll(client, p), name=f"modbus-{cfg.name}-{p.block.kind}-"
-                                         f"{p.block.start}") for p in self.pollers]
+            tasks = [
+                asyncio.create_task(self._poll(client, p), name=f"modbus-{cfg.name}-{p.block.kind}-{p.block.start}")
+                for p in self.pollers
+            ]
             stopper = asyncio.create_task(stop.wait())
             tasks.append(stopper)
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -340,6 +350,7 @@ class ModbusConnector(Connector):
         due = loop.time()
         while True:
             await self._read(client, poller)
+            await self.room()  # the gateway's disk stage is behind: poll later rather than lose what was read
             due += interval
             delay = due - loop.time()
             if delay < 0:  # the device is slower than the interval: poll back to back, don't burst to catch up
@@ -391,17 +402,33 @@ class ModbusConnector(Connector):
         if poller.failing:
             return
         poller.failing = True
-        self.log.warning("%s: %s block %d+%d failed: %s (not repeated until it reads again)",
-                         self.name, block.kind, block.start, block.count, reason)
+        self.log.warning(
+            "%s: %s block %d+%d failed: %s (not repeated until it reads again)",
+            self.name,
+            block.kind,
+            block.start,
+            block.count,
+            reason,
+        )
         if self.available:  # the block's last values are no longer current
             ts = now_ms()
             self.emit([Sample(key, ts, None) for key in poller.keys])
 
     def diagnostics(self) -> dict[str, Any]:
         info = super().diagnostics()
-        info["blocks"] = [{"kind": p.block.kind, "start": p.block.start, "count": p.block.count,
-                           "interval_ms": p.block.interval_ms, "reads": p.reads, "errors": p.errors,
-                           "failing": p.failing, "last_error": p.last_error} for p in self.pollers]
+        info["blocks"] = [
+            {
+                "kind": p.block.kind,
+                "start": p.block.start,
+                "count": p.block.count,
+                "interval_ms": p.block.interval_ms,
+                "reads": p.reads,
+                "errors": p.errors,
+                "failing": p.failing,
+                "last_error": p.last_error,
+            }
+            for p in self.pollers
+        ]
         return info
 
 

@@ -76,6 +76,7 @@ def normalize_tag_key(raw: str) -> str | None:
 
 # ------------------------------------------------------------------------ broker settings
 
+
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
     host: str
@@ -208,14 +209,16 @@ class TopicTemplate:
             filter_levels.append("+")
             # literal text around placeholders is escaped; each placeholder takes at least one character
             pieces = _PLACEHOLDER.split(level)
-            regex_levels.append("".join(
-                re.escape(piece) if i % 2 == 0 else f"(?P<{piece}>[^/]+?)" for i, piece in enumerate(pieces)))
+            regex_levels.append(
+                "".join(re.escape(piece) if i % 2 == 0 else f"(?P<{piece}>[^/]+?)" for i, piece in enumerate(pieces))
+            )
         regex = "/".join(regex_levels)
         if filter_levels[-1] == "#" and len(regex_levels) > 1:
             # "a/#" also matches "a" itself in MQTT
             regex = "/".join(regex_levels[:-1]) + "(?:/.*)?"
-        return cls(template=template, filter="/".join(filter_levels), pattern=re.compile(regex + r"\Z"),
-                   names=tuple(names))
+        return cls(
+            template=template, filter="/".join(filter_levels), pattern=re.compile(regex + r"\Z"), names=tuple(names)
+        )
 
     def match(self, topic: str) -> dict[str, str] | None:
         found = self.pattern.match(topic)
@@ -234,6 +237,7 @@ def _template_fields(template: str) -> set[str]:
 
 
 # ------------------------------------------------------------------------ configuration
+
 
 class JsonSubscription(BaseModel):
     """One topic template and the JSON fields of its messages that become tags."""
@@ -331,9 +335,12 @@ class MqttJsonConnector(Connector):
         super().__init__(config.name, emit, [])
         self.config = config
         self._subscriptions = [
-            _Compiled(config=s, topic=TopicTemplate.compile(s.topic),
-                      paths=[(tuple(path.split(".")), tag) for path, tag in s.values.items()],
-                      ts_path=tuple(s.ts_field.split(".")) if s.ts_field else None)
+            _Compiled(
+                config=s,
+                topic=TopicTemplate.compile(s.topic),
+                paths=[(tuple(path.split(".")), tag) for path, tag in s.values.items()],
+                ts_path=tuple(s.ts_field.split(".")) if s.ts_field else None,
+            )
             for s in config.subscriptions
         ]
         self._known_tags: set[str] = set()
@@ -367,6 +374,7 @@ class MqttJsonConnector(Connector):
         async for message in client.messages:
             payload = message.payload
             self.handle_message(message.topic.value, payload if isinstance(payload, bytes) else str(payload).encode())
+            await self.room()  # the gateway's disk stage is behind: read on later (the broker holds the rest)
 
     def handle_message(self, topic: str, payload: bytes, received_ms: int | None = None) -> None:
         """Turn one message into samples (public so that tests and benchmarks can feed it directly)."""
@@ -398,8 +406,14 @@ class MqttJsonConnector(Connector):
                 parsed = None if raw_ts is _MISSING else parse_timestamp(raw_ts)
                 if parsed is None:
                     self.bad_timestamps += 1
-                    self._log_once(topic, "ts", "no usable %s on %s (got %r); using receipt time",
-                                   sub.config.ts_field, topic, None if raw_ts is _MISSING else raw_ts)
+                    self._log_once(
+                        topic,
+                        "ts",
+                        "no usable %s on %s (got %r); using receipt time",
+                        sub.config.ts_field,
+                        topic,
+                        None if raw_ts is _MISSING else raw_ts,
+                    )
                 else:
                     ts = parsed
             for (path, _), tag in zip(sub.paths, self._tags_for(sub, groups), strict=True):
@@ -415,8 +429,14 @@ class MqttJsonConnector(Connector):
                     value = raw
                 else:
                     self.bad_values += 1
-                    self._log_once(topic, "value:" + ".".join(path), "field %s on %s is a %s, not a value",
-                                   ".".join(path), topic, type(raw).__name__)
+                    self._log_once(
+                        topic,
+                        "value:" + ".".join(path),
+                        "field %s on %s is a %s, not a value",
+                        ".".join(path),
+                        topic,
+                        type(raw).__name__,
+                    )
                     continue
                 samples.append(Sample(tag=tag, ts=ts, value=value))
         if not matched:
@@ -454,17 +474,21 @@ class MqttJsonConnector(Connector):
 
     def diagnostics(self) -> dict[str, Any]:
         result = super().diagnostics()
-        result.update({
-            "messages": self.messages,
-            "unmatched_messages": self.unmatched_messages,
-            "malformed_payloads": self.malformed_payloads,
-            "missing_fields": self.missing_fields,
-            "bad_values": self.bad_values,
-            "bad_timestamps": self.bad_timestamps,
-            "bad_tag_keys": self.bad_tag_keys,
-            "subscriptions": [{"topic": s.config.topic, "filter": s.topic.filter, "messages": s.messages}
-                              for s in self._subscriptions],
-        })
+        result.update(
+            {
+                "messages": self.messages,
+                "unmatched_messages": self.unmatched_messages,
+                "malformed_payloads": self.malformed_payloads,
+                "missing_fields": self.missing_fields,
+                "bad_values": self.bad_values,
+                "bad_timestamps": self.bad_timestamps,
+                "bad_tag_keys": self.bad_tag_keys,
+                "subscriptions": [
+                    {"topic": s.config.topic, "filter": s.topic.filter, "messages": s.messages}
+                    for s in self._subscriptions
+                ],
+            }
+        )
         return result
 
 

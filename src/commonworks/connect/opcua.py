@@ -113,6 +113,7 @@ class OpcUaDeviceConfig(BaseModel):
 
 # --- values --------------------------------------------------------------------------------------------------------
 
+
 class _Unsupported:
     """Marker: the variable holds something that is not a platform value (array, structure, bytes …)."""
 
@@ -179,6 +180,7 @@ def _queue_size(publishing_ms: int, sampling_ms: int) -> int:
 
 # --- the connector -------------------------------------------------------------------------------------------------
 
+
 class OpcUaConnector(Connector):
     """Subscribes to the configured variables of one OPC UA server; one session = one asyncua Client."""
 
@@ -224,8 +226,9 @@ class OpcUaConnector(Connector):
             await client.connect()
             # Iterator mode (no handler): notifications queue up and are consumed in bursts. One publish response
             # carries up to MaxNotificationsPerPublish values, all queued at once, so the queue must hold several.
-            subscription = await client.create_subscription(self._subscription_parameters(), None,
-                                                            queue_maxsize=_QUEUE_SIZE)
+            subscription = await client.create_subscription(
+                self._subscription_parameters(), None, queue_maxsize=_QUEUE_SIZE
+            )
             keys_by_node = await self._subscribe(client, subscription)
             self.mark_available()  # reachable and subscribed, even before the first value arrives
             consumer = asyncio.create_task(self._consume(subscription, keys_by_node, lost, reason))
@@ -288,8 +291,9 @@ class OpcUaConnector(Connector):
         self.subscribed = 0
         for ms, nids in by_interval.items():
             queue = _queue_size(cfg.publishing_interval_ms, ms)
-            results = await subscription.subscribe_data_change([client.get_node(n) for n in nids],
-                                                               sampling_interval=float(ms), queuesize=queue)
+            results = await subscription.subscribe_data_change(
+                [client.get_node(n) for n in nids], sampling_interval=float(ms), queuesize=queue
+            )
             for nid, result in zip(nids, results, strict=True):
                 if isinstance(result, ua.StatusCode):
                     for key in keys_by_node.pop(nid):
@@ -305,8 +309,13 @@ class OpcUaConnector(Connector):
         self.errors += 1
         self._warn_tag_once(key, "%s: tag %s (node %s) not subscribed: %s", self.name, key, node, why)
 
-    async def _consume(self, subscription: Subscription, keys_by_node: dict[ua.NodeId, tuple[str, ...]],
-                       lost: asyncio.Event, reason: list[str]) -> None:
+    async def _consume(
+        self,
+        subscription: Subscription,
+        keys_by_node: dict[ua.NodeId, tuple[str, ...]],
+        lost: asyncio.Event,
+        reason: list[str],
+    ) -> None:
         loop = asyncio.get_running_loop()
         pending: list[Sample] = []
 
@@ -335,12 +344,19 @@ class OpcUaConnector(Connector):
                     self.unsupported += 1
                     self.errors += 1
                     for key in keys:
-                        self._warn_tag_once(key, "%s: tag %s has a value of type %s, which is not supported",
-                                            self.name, key, type(event.value).__name__)
+                        self._warn_tag_once(
+                            key,
+                            "%s: tag %s has a value of type %s, which is not supported",
+                            self.name,
+                            key,
+                            type(event.value).__name__,
+                        )
                     continue
                 if not pending:
                     loop.call_soon(flush)
                 pending.extend(Sample(key, ts, value) for key in keys)
+                if self.held_back():  # the gateway's disk stage is behind: take the next events later
+                    await self.room()
             elif isinstance(event, StatusChangeEvent) and not event.notification.Status.is_good():
                 reason.append(f"subscription status {event.notification.Status.name}")
                 lost.set()
@@ -348,8 +364,12 @@ class OpcUaConnector(Connector):
 
     def diagnostics(self) -> dict[str, Any]:
         info = super().diagnostics()
-        info.update(sessions=self.sessions, subscribed=self.subscribed, rejected=dict(self.rejected),
-                    unsupported_values=self.unsupported)
+        info.update(
+            sessions=self.sessions,
+            subscribed=self.subscribed,
+            rejected=dict(self.rejected),
+            unsupported_values=self.unsupported,
+        )
         return info
 
 
@@ -377,11 +397,11 @@ def _key_part(name: str) -> str:
 def _tag_key(prefix: str, path: Sequence[str], seen: set[str]) -> str:
     key = ".".join([p for p in (prefix.strip(".").lower(), *(_key_part(n) for n in path)) if p]).lstrip("-_.")
     if len(key) > MAX_TAG_KEY_LENGTH:  # keep it unique and valid: cut, then a checksum of the full path
-        key = f"{key[:MAX_TAG_KEY_LENGTH - 9].rstrip('.')}-{zlib.crc32(key.encode()):08x}"
+        key = f"{key[: MAX_TAG_KEY_LENGTH - 9].rstrip('.')}-{zlib.crc32(key.encode()):08x}"
     base, n = key, 2
     while key in seen or not TAG_KEY_RE.match(key):
         suffix = f"_{n}"
-        key = base[:MAX_TAG_KEY_LENGTH - len(suffix)] + suffix
+        key = base[: MAX_TAG_KEY_LENGTH - len(suffix)] + suffix
         n += 1
         if n > 10_000:
             raise ValueError(f"cannot derive a valid tag key from {'/'.join(path)!r}")
@@ -422,7 +442,7 @@ async def _browse_children(client: Client, nodes: Sequence[ua.NodeId]) -> list[l
 async def _read_many(client: Client, nodes: Sequence[ua.NodeId], attr: ua.AttributeIds) -> list[Any]:
     values: list[Any] = []
     for i in range(0, len(nodes), 500):
-        for dv in await client.uaclient.read_attributes(list(nodes[i:i + 500]), attr):
+        for dv in await client.uaclient.read_attributes(list(nodes[i : i + 500]), attr):
             ok = dv.StatusCode is None or dv.StatusCode.is_good()
             values.append(dv.Value.Value if ok and dv.Value is not None else None)
     return values
@@ -432,8 +452,15 @@ def _plain(nid: ua.NodeId | ua.ExpandedNodeId) -> ua.NodeId:
     return ua.NodeId(nid.Identifier, nid.NamespaceIndex, nid.NodeIdType)
 
 
-async def browse(endpoint: str, *, prefix: str, max_nodes: int = 5000, username: str | None = None,
-                 password: str | None = None, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+async def browse(
+    endpoint: str,
+    *,
+    prefix: str,
+    max_nodes: int = 5000,
+    username: str | None = None,
+    password: str | None = None,
+    timeout_s: float = 10.0,
+) -> list[dict[str, Any]]:
     """Walk the address space from Objects and return a tag-map entry for every scalar Variable found.
 
     Each entry is ``{"key", "node", "sampling_ms", "data_type"[, "unit"]}``: the key is ``prefix`` plus the
@@ -464,7 +491,7 @@ async def _walk(client: Client, prefix: str, max_nodes: int) -> list[dict[str, A
     while frontier:
         next_frontier: list[tuple[ua.NodeId, tuple[str, ...]]] = []
         for i in range(0, len(frontier), _BROWSE_CHUNK):
-            chunk = frontier[i:i + _BROWSE_CHUNK]
+            chunk = frontier[i : i + _BROWSE_CHUNK]
             for (parent, path), refs in zip(chunk, await _browse_children(client, [n for n, _ in chunk]), strict=True):
                 for ref in refs:
                     target = _plain(ref.NodeId)
@@ -488,8 +515,11 @@ async def _walk(client: Client, prefix: str, max_nodes: int) -> list[dict[str, A
     custom_names = dict(zip(custom, await _read_many(client, custom, ua.AttributeIds.BrowseName), strict=True))
     unit_parents = list(units_node)
     unit_values = await _read_many(client, [units_node[p] for p in unit_parents], ua.AttributeIds.Value)
-    units = {p: v.DisplayName.Text for p, v in zip(unit_parents, unit_values, strict=True)
-             if isinstance(v, ua.EUInformation) and v.DisplayName is not None and v.DisplayName.Text}
+    units = {
+        p: v.DisplayName.Text
+        for p, v in zip(unit_parents, unit_values, strict=True)
+        if isinstance(v, ua.EUInformation) and v.DisplayName is not None and v.DisplayName.Text
+    }
 
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -499,8 +529,12 @@ async def _walk(client: Client, prefix: str, max_nodes: int) -> list[dict[str, A
         type_name = _type_name(type_id, custom_names)
         if type_name in _SKIPPED_TYPES:
             continue
-        entry: dict[str, Any] = {"key": _tag_key(prefix, path, seen), "node": nid.to_string(), "sampling_ms": 1000,
-                                 "data_type": type_name}
+        entry: dict[str, Any] = {
+            "key": _tag_key(prefix, path, seen),
+            "node": nid.to_string(),
+            "sampling_ms": 1000,
+            "data_type": type_name,
+        }
         if nid in units:
             entry["unit"] = units[nid]
         entries.append(entry)
@@ -520,6 +554,8 @@ def write_tag_map(entries: Iterable[dict[str, Any]], path: str | Path) -> None:
     """Write browse entries as YAML with a top-level ``tags:`` list, ready to paste into an ``opcua`` device."""
     doc = {"tags": [dict(e) for e in entries]}
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    header = ("# OPC UA tag map written by commonworks.connect.opcua.write_tag_map.\n"
-              "# Paste the tags: list into an opcua device of gateway.yaml; delete what you do not need.\n")
+    header = (
+        "# OPC UA tag map written by commonworks.connect.opcua.write_tag_map.\n"
+        "# Paste the tags: list into an opcua device of gateway.yaml; delete what you do not need.\n"
+    )
     Path(path).write_text(header + text, encoding="utf-8")

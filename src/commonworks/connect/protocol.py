@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
 from commonworks.connect.samples import Sample
@@ -50,23 +51,91 @@ MQTT_BATCHED_ACKS = ("acks", "batched")  # MQTT 5 user property: "answer my batc
 MQTT_MAX_ANSWER_BYTES = 256 * 1024  # a list answer larger than this is split into several messages
 
 
-def encode_batch(batch_id: str, samples: Sequence[Sample], *, compress: bool = True) -> bytes:
-    """Group samples per tag into the columnar batch document (gzip unless ``compress=False``)."""
-    series: dict[str, tuple[list[int], list[Any]]] = {}
+@dataclass(slots=True)
+class EncodedBatch:
+    """A batch ready to send: the body, how many queued samples it stands for, and how many it leaves out."""
+
+    body: bytes
+    samples: int
+    repeated: int  # samples whose (tag, ts) came earlier in the same batch: left out, the first one counts
+
+
+def encode_columns(
+    batch_id: str,
+    keys: Sequence[str],
+    tags: np.ndarray,
+    ts: np.ndarray,
+    values: np.ndarray | Sequence[Any],
+    *,
+    compress: bool = True,
+) -> EncodedBatch:
+    """Group samples given as columns per tag into the batch document (gzip unless ``compress=False``).
+
+    ``keys[tags[i]]`` is the tag of sample i; ``values`` is a float64 array or any values (``None``
+    is a stale marker). Within a tag the queue order is kept. A (tag, ts) that comes again later
+    in the batch is left out and counted in :attr:`EncodedBatch.repeated`: the platform stores one
+    sample per (tag, ts) and keeps the first, so sending the repeat would only hide it.
+    """
+    total = len(tags)
+    tags = np.asarray(tags)
+    ts = np.asarray(ts, dtype=np.int64)
+    floats = values if isinstance(values, np.ndarray) and values.dtype == np.float64 else None
+    generic: list[Any] | None = None if floats is not None else list(values)
     stale: list[dict[str, Any]] = []
-    for s in samples:
-        if s.value is None:
-            stale.append({"tag": s.tag, "ts": s.ts})
-            continue
-        ts, values = series.setdefault(s.tag, ([], []))
-        ts.append(s.ts)
-        values.append(s.value)
-    doc: dict[str, Any] = {"batch_id": batch_id,
-                           "series": [{"tag": tag, "ts": ts, "v": v} for tag, (ts, v) in series.items()]}
+    if generic is not None:
+        is_stale = np.fromiter((v is None for v in generic), dtype=bool, count=total)
+        if is_stale.any():
+            where = np.flatnonzero(is_stale)
+            stale = [{"tag": keys[t], "ts": s} for t, s in zip(tags[where].tolist(), ts[where].tolist(), strict=True)]
+            keep = ~is_stale
+            tags, ts = tags[keep], ts[keep]
+            generic = [v for v in generic if v is not None]
+    order = np.argsort(tags, kind="stable")
+    sorted_tags, sorted_ts = tags[order], ts[order]
+    repeated = 0
+    if len(order) > 1 and bool(((sorted_tags[1:] == sorted_tags[:-1]) & (sorted_ts[1:] <= sorted_ts[:-1])).any()):
+        # Not strictly increasing within some tag: look for repeated (tag, ts), keeping the first of each.
+        by_key = np.lexsort((ts, tags))  # stable: repeats stay in queue order
+        key_tags, key_ts = tags[by_key], ts[by_key]
+        again = np.zeros(len(by_key), dtype=bool)
+        again[1:] = (key_tags[1:] == key_tags[:-1]) & (key_ts[1:] == key_ts[:-1])
+        repeated = int(again.sum())
+        if repeated:
+            keep = np.ones(len(tags), dtype=bool)
+            keep[by_key[again]] = False
+            tags, ts = tags[keep], ts[keep]
+            if floats is not None:
+                floats = floats[keep]
+            else:
+                assert generic is not None
+                generic = [v for v, k in zip(generic, keep.tolist(), strict=True) if k]
+            order = np.argsort(tags, kind="stable")
+            sorted_tags, sorted_ts = tags[order], ts[order]
+    starts = np.flatnonzero(np.diff(sorted_tags)) + 1 if len(order) else np.empty(0, dtype=np.int64)
+    bounds = [0, *starts.tolist(), len(order)] if len(order) else []
+    series_keys = [keys[t] for t in sorted_tags[bounds[:-1]].tolist()] if bounds else []
+    if floats is not None:
+        sorted_values: Any = floats[order]
+    else:
+        assert generic is not None
+        sorted_values = [generic[i] for i in order.tolist()]
+    series = [
+        {"tag": key, "ts": sorted_ts[a:b], "v": sorted_values[a:b]}
+        for key, a, b in zip(series_keys, bounds[:-1], bounds[1:], strict=True)
+    ]
+    doc: dict[str, Any] = {"batch_id": batch_id, "series": series}
     if stale:
         doc["stale"] = stale
-    raw = orjson.dumps(doc)
-    return gzip.compress(raw, compresslevel=1) if compress else raw
+    raw = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    return EncodedBatch(gzip.compress(raw, compresslevel=1) if compress else raw, total, repeated)
+
+
+def encode_batch(batch_id: str, samples: Sequence[Sample], *, compress: bool = True) -> bytes:
+    """Group samples per tag into the columnar batch document (see :func:`encode_columns`)."""
+    index: dict[str, int] = {}
+    tags = np.fromiter((index.setdefault(s.tag, len(index)) for s in samples), dtype=np.int32, count=len(samples))
+    ts = np.fromiter((s.ts for s in samples), dtype=np.int64, count=len(samples))
+    return encode_columns(batch_id, list(index), tags, ts, [s.value for s in samples], compress=compress).body
 
 
 @dataclass
@@ -95,9 +164,13 @@ class Ack:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Ack:
-        return cls(batch_id=doc["batch_id"], accepted=doc.get("accepted", 0), duplicates=doc.get("duplicates", 0),
-                   rejected=[Rejected(**r) for r in doc.get("rejected", [])],
-                   created_tags=list(doc.get("created_tags", [])))
+        return cls(
+            batch_id=doc["batch_id"],
+            accepted=doc.get("accepted", 0),
+            duplicates=doc.get("duplicates", 0),
+            rejected=[Rejected(**r) for r in doc.get("rejected", [])],
+            created_tags=list(doc.get("created_tags", [])),
+        )
 
 
 def encode_answers(answers: Sequence[bytes]) -> list[bytes]:

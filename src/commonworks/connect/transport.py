@@ -44,6 +44,8 @@ log = logging.getLogger("commonworks.connect.transport")
 _RETRY_STATUSES = {408, 425, 429}
 # The gateway's own setup is wrong (credential, URL): every batch would fail alike, so wait instead.
 _MISCONFIGURED_STATUSES = {401, 403, 404, 405}
+_FIRST_RESEND_S = 1.0  # MQTT: first repeat of an unanswered batch while no answer came on the connection
+_MAX_RESEND_S = 8.0
 
 
 class TransportError(Exception):
@@ -113,8 +115,13 @@ class HttpTransport:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
             limits=httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
-                     "Content-Encoding": "gzip", "User-Agent": "commonworks-gateway"})
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+                "User-Agent": "commonworks-gateway",
+            },
+        )
         self.state = "started"
 
     async def send(self, batch_id: str, body: bytes) -> Ack:
@@ -159,8 +166,13 @@ class HttpTransport:
         self.state = "closed"
 
     def diagnostics(self) -> dict[str, Any]:
-        return {"kind": self.kind, "target": self.url, "state": self.state, "last_error": self.last_error,
-                "last_status": self.last_status}
+        return {
+            "kind": self.kind,
+            "target": self.url,
+            "state": self.state,
+            "last_error": self.last_error,
+            "last_status": self.last_status,
+        }
 
 
 class MqttTransport:
@@ -173,6 +185,13 @@ class MqttTransport:
     connection fails the batches waiting for acks (they are resent — harmless, since the
     platform deduplicates on (tag, ts)).
 
+    A batch published before any answer came on its connection may have reached nobody:
+    after a broker restart the gateway often reconnects and publishes before the platform's
+    ingest workers have subscribed again. Such a batch, while unanswered, is published again
+    after 1 s, 2 s, 4 s … (at most 8 s apart) instead of waiting out the whole ack timeout —
+    also after answers to later batches have started to flow. A batch published once answers
+    were flowing waits the timeout as usual.
+
     The gateway asks for list answers (user property ``acks`` = ``batched``): the platform
     then answers all of this gateway's batches in one of its micro-batches with one message
     ``{"acks": [...]}``; a single answer (an older platform) is understood as well. An answer
@@ -182,8 +201,9 @@ class MqttTransport:
 
     kind = "mqtt"
 
-    def __init__(self, url: str, gateway_key: str, token: str, *, timeout: float = 30.0,
-                 max_in_flight: int = 8) -> None:
+    def __init__(
+        self, url: str, gateway_key: str, token: str, *, timeout: float = 30.0, max_in_flight: int = 8
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"not an MQTT url: {url!r}")
@@ -202,6 +222,8 @@ class MqttTransport:
         self.state = "idle"
         self.last_error: str | None = None
         self.connects = 0
+        self.resends = 0  # batches published again because no answer had come on the connection yet
+        self._first_answer_at: float | None = None  # loop time of the first answer on this connection
         self._client: Any = None  # aiomqtt.Client while connected
         self._connected: asyncio.Event | None = None
         self._pending: dict[str, asyncio.Future[Ack]] = {}
@@ -224,14 +246,22 @@ class MqttTransport:
         outage_logged = False
         while True:
             client = aiomqtt.Client(
-                self.host, self.port, identifier=f"cwg-{self.gateway_key}", username=self.username,
-                password=self.password, protocol=aiomqtt.ProtocolVersion.V5, keepalive=30, timeout=self.timeout,
+                self.host,
+                self.port,
+                identifier=f"cwg-{self.gateway_key}",
+                username=self.username,
+                password=self.password,
+                protocol=aiomqtt.ProtocolVersion.V5,
+                keepalive=30,
+                timeout=self.timeout,
                 tls_context=ssl.create_default_context() if self.tls else None,
-                max_inflight_messages=max(20, self.max_in_flight))
+                max_inflight_messages=max(20, self.max_in_flight),
+            )
             try:
                 async with client:
                     # Subscribe before the first publish, or an early Ack could be missed.
                     await client.subscribe(self.ack_topic, qos=1)
+                    self._first_answer_at = None
                     self._client = client
                     self.connects += 1
                     self.state = "connected"
@@ -268,6 +298,8 @@ class MqttTransport:
         except ValueError:  # orjson.JSONDecodeError is a ValueError
             log.warning("ignoring a message on %s that is not an Ack", self.ack_topic)
             return
+        if self._first_answer_at is None:
+            self._first_answer_at = asyncio.get_running_loop().time()
         for doc in answers:
             self._on_answer(doc)
 
@@ -311,11 +343,32 @@ class MqttTransport:
         client = self._client
         if client is None:
             raise TransportError(f"not connected to {self.target}")
-        future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Ack] = loop.create_future()
         self._pending[batch_id] = future
         try:
             await client.publish(self.topic, body, qos=1, properties=self._properties, timeout=self.timeout)
-            return await asyncio.wait_for(future, timeout=self.timeout)
+            published_at = loop.time()
+            deadline = published_at + self.timeout
+            resend_after = _FIRST_RESEND_S
+            task = asyncio.current_task()
+            while not future.done():
+                if task is not None and task.cancelling():  # a cancel lost in aiomqtt's wait_for (Python 3.11)
+                    raise asyncio.CancelledError
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TransportError(f"no ack for {batch_id} within {self.timeout:g} s")
+                unheard = self._first_answer_at is None or published_at < self._first_answer_at
+                await asyncio.wait({future}, timeout=min(remaining, resend_after) if unheard else remaining)
+                if future.done() or self._client is not client:
+                    continue  # answered, or the connection is gone (which fails the future)
+                if self._first_answer_at is None or published_at < self._first_answer_at:
+                    # Published when maybe nobody was listening: publish again (a repeat is harmless).
+                    await client.publish(self.topic, body, qos=1, properties=self._properties, timeout=self.timeout)
+                    published_at = loop.time()
+                    self.resends += 1
+                    resend_after = min(2 * resend_after, _MAX_RESEND_S)
+            return future.result()
         except aiomqtt.MqttError as exc:
             raise TransportError(f"publish failed: {exc}") from None
         except TimeoutError:
@@ -336,16 +389,24 @@ class MqttTransport:
         self.state = "closed"
 
     def diagnostics(self) -> dict[str, Any]:
-        return {"kind": self.kind, "target": self.target, "topic": self.topic, "state": self.state,
-                "last_error": self.last_error, "connects": self.connects, "awaiting_ack": len(self._pending)}
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "topic": self.topic,
+            "state": self.state,
+            "last_error": self.last_error,
+            "connects": self.connects,
+            "awaiting_ack": len(self._pending),
+            "resends": self.resends,
+        }
 
 
-def make_transport(kind: str, url: str, *, gateway_key: str, token: str, timeout: float = 30.0,
-                   max_in_flight: int | None = None) -> HttpTransport | MqttTransport:
+def make_transport(
+    kind: str, url: str, *, gateway_key: str, token: str, timeout: float = 30.0, max_in_flight: int | None = None
+) -> HttpTransport | MqttTransport:
     """The transport a gateway config asks for."""
     if kind == "http":
         return HttpTransport(url, token, timeout=timeout, max_in_flight=max_in_flight or 1)
     if kind == "mqtt":
         return MqttTransport(url, gateway_key, token, timeout=timeout, max_in_flight=max_in_flight or 8)
     raise ValueError(f"unknown transport {kind!r}")
-

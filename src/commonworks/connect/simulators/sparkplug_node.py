@@ -89,6 +89,7 @@ class _MetricSpec:
 
 # ------------------------------------------------------------------------ machine models
 
+
 class _Machine(ABC):
     """running ↔ idle (short stops) and running → down → running (breakdowns), stepped by ``dt`` seconds."""
 
@@ -179,8 +180,14 @@ class PressBrake(_Machine):
                     self._new_program()
 
     def values(self) -> dict[str, Any]:
-        return {"State": self.state, "Stroke Count": self.strokes, "Part Count": self.parts,
-                "Tonnage": self.tonnage, "Program": self.program, "Alarm Code": self.alarm}
+        return {
+            "State": self.state,
+            "Stroke Count": self.strokes,
+            "Part Count": self.parts,
+            "Tonnage": self.tonnage,
+            "Program": self.program,
+            "Alarm Code": self.alarm,
+        }
 
 
 class LaserCutter(_Machine):
@@ -230,8 +237,15 @@ class LaserCutter(_Machine):
         self.speed = round(self._speed + gauss(0, 40), 0) if cutting else 0.0
 
     def values(self) -> dict[str, Any]:
-        return {"State": self.state, "Laser Power": self.power, "Sheet Count": self.sheets, "Part Count": self.parts,
-                "Assist Gas Pressure": self.gas, "Cutting Speed": self.speed, "Alarm Code": self.alarm}
+        return {
+            "State": self.state,
+            "Laser Power": self.power,
+            "Sheet Count": self.sheets,
+            "Part Count": self.parts,
+            "Assist Gas Pressure": self.gas,
+            "Cutting Speed": self.speed,
+            "Alarm Code": self.alarm,
+        }
 
 
 MACHINE_KINDS: dict[str, type[_Machine]] = {"press_brake": PressBrake, "laser_cutter": LaserCutter}
@@ -246,12 +260,24 @@ _NODE_METRICS = (
 
 # ------------------------------------------------------------------------ the edge node
 
+
 class EdgeNodeSimulator:
     """One Sparkplug edge node with its devices; :meth:`run` keeps it connected until ``stop``."""
 
-    def __init__(self, url: str, group: str, edge_node: str, devices: Mapping[str, str] | None = None, *,
-                 interval_s: float = 1.0, seed: int = 0, time_scale: float = 1.0, report_by_exception: bool = True,
-                 username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        group: str,
+        edge_node: str,
+        devices: Mapping[str, str] | None = None,
+        *,
+        interval_s: float = 1.0,
+        seed: int = 0,
+        time_scale: float = 1.0,
+        report_by_exception: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.address = parse_mqtt_url(url)
         self.group = group
         self.edge_node = edge_node
@@ -339,14 +365,22 @@ class EdgeNodeSimulator:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
 
     def _ndeath(self) -> bytes:
-        return encode_payload([Metric(name=BDSEQ_METRIC, datatype=DataType.Int64, value=self.bd_seq)],
-                              timestamp=now_ms())
+        return encode_payload(
+            [Metric(name=BDSEQ_METRIC, datatype=DataType.Int64, value=self.bd_seq)], timestamp=now_ms()
+        )
 
     async def _session(self, stop: asyncio.Event) -> None:
         self.bd_seq = (self.bd_seq + 1) % 256
         will = aiomqtt.Will(self.topic("NDEATH"), self._ndeath(), qos=1, retain=False)
-        async with aiomqtt.Client(self.address.host, self.address.port, username=self.username,
-                                  password=self.password, will=will, clean_session=True, keepalive=30) as client:
+        async with aiomqtt.Client(
+            self.address.host,
+            self.address.port,
+            username=self.username,
+            password=self.password,
+            will=will,
+            clean_session=True,
+            keepalive=30,
+        ) as client:
             self._client = client
             try:
                 await client.subscribe(self.topic("NCMD"), qos=1)
@@ -366,6 +400,7 @@ class EdgeNodeSimulator:
             tasks.create_task(self._ticks(client))
 
     async def _commands(self, client: aiomqtt.Client) -> None:
+        task = asyncio.current_task()
         async for message in client.messages:
             try:
                 payload = decode_payload(message.payload if isinstance(message.payload, bytes) else b"")
@@ -375,15 +410,18 @@ class EdgeNodeSimulator:
                 async with self._lock:
                     await self._publish_births(client)
                 self.rebirths_answered += 1
+            _raise_if_cancelled(task)
         raise ConnectionError("message stream ended")
 
     async def _ticks(self, client: aiomqtt.Client) -> None:
+        task = asyncio.current_task()
         next_tick = time.monotonic()
         while True:
             next_tick += self.interval_s
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
             async with self._lock:
                 await self._publish_data(client)
+            _raise_if_cancelled(task)
 
     # -------------------------------------------------------------------- messages
 
@@ -401,11 +439,16 @@ class EdgeNodeSimulator:
     async def _publish_births(self, client: aiomqtt.Client) -> None:
         ts = now_ms()
         self._seq = 1  # NBIRTH is always seq 0; the next message is 1
-        node_values = {REBIRTH_METRIC: False, "Properties/Hardware Make": "Commonworks simulator",
-                       "Uptime": self._uptime_s()}
+        node_values = {
+            REBIRTH_METRIC: False,
+            "Properties/Hardware Make": "Commonworks simulator",
+            "Uptime": self._uptime_s(),
+        }
         metrics = [Metric(name=BDSEQ_METRIC, datatype=DataType.Int64, value=self.bd_seq, timestamp=ts)]
-        metrics += [Metric(name=name, datatype=datatype, value=node_values[name], alias=alias, timestamp=ts)
-                    for name, datatype, alias in _NODE_METRICS]
+        metrics += [
+            Metric(name=name, datatype=datatype, value=node_values[name], alias=alias, timestamp=ts)
+            for name, datatype, alias in _NODE_METRICS
+        ]
         await client.publish(self.topic("NBIRTH"), encode_payload(metrics, timestamp=ts, seq=0))
         self._last_sent = {"": {"Uptime": node_values["Uptime"]}}
         for device in self.machines:
@@ -418,9 +461,17 @@ class EdgeNodeSimulator:
         machine = self.machines[device]
         values = machine.values()
         aliases = self.aliases[device]
-        metrics = [Metric(name=spec.name, datatype=spec.datatype, value=values[spec.name], alias=aliases[spec.name],
-                          timestamp=ts, properties={"engUnit": (DataType.String, spec.unit)} if spec.unit else None)
-                   for spec in machine.METRICS]
+        metrics = [
+            Metric(
+                name=spec.name,
+                datatype=spec.datatype,
+                value=values[spec.name],
+                alias=aliases[spec.name],
+                timestamp=ts,
+                properties={"engUnit": (DataType.String, spec.unit)} if spec.unit else None,
+            )
+            for spec in machine.METRICS
+        ]
         await client.publish(self.topic("DBIRTH", device), encode_payload(metrics, timestamp=ts, seq=self._next_seq()))
         self._last_sent[device] = values
 
@@ -430,8 +481,9 @@ class EdgeNodeSimulator:
         uptime = self._uptime_s()
         if not self.report_by_exception or uptime != self._last_sent.get("", {}).get("Uptime"):
             ndata = [Metric(name=None, datatype=DataType.UInt64, value=uptime, alias=3, timestamp=ts)]
-            await client.publish(self.topic("NDATA"),
-                                 encode_payload(ndata, timestamp=ts, seq=self._next_seq(), with_datatypes=False))
+            await client.publish(
+                self.topic("NDATA"), encode_payload(ndata, timestamp=ts, seq=self._next_seq(), with_datatypes=False)
+            )
             self._last_sent.setdefault("", {})["Uptime"] = uptime
             self.data_messages += 1
         for device, machine in self.machines.items():
@@ -441,46 +493,85 @@ class EdgeNodeSimulator:
             values = machine.values()
             last = self._last_sent.get(device, {})
             aliases = self.aliases[device]
-            metrics = [Metric(name=None, datatype=spec.datatype, value=values[spec.name], alias=aliases[spec.name],
-                              timestamp=ts)
-                       for spec in machine.METRICS
-                       if not self.report_by_exception or last.get(spec.name) != values[spec.name]]
+            metrics = [
+                Metric(
+                    name=None, datatype=spec.datatype, value=values[spec.name], alias=aliases[spec.name], timestamp=ts
+                )
+                for spec in machine.METRICS
+                if not self.report_by_exception or last.get(spec.name) != values[spec.name]
+            ]
             if not metrics:
                 continue
-            await client.publish(self.topic("DDATA", device),
-                                 encode_payload(metrics, timestamp=ts, seq=self._next_seq(), with_datatypes=False))
+            await client.publish(
+                self.topic("DDATA", device),
+                encode_payload(metrics, timestamp=ts, seq=self._next_seq(), with_datatypes=False),
+            )
             self._last_sent[device] = values
             self.data_messages += 1
         if self._unknown_alias:
             self._unknown_alias = False
             device = next(iter(self.machines))
             bogus = [Metric(name=None, datatype=DataType.Int32, value=1, alias=UNKNOWN_ALIAS, timestamp=ts)]
-            await client.publish(self.topic("DDATA", device),
-                                 encode_payload(bogus, timestamp=ts, seq=self._next_seq(), with_datatypes=False))
+            await client.publish(
+                self.topic("DDATA", device),
+                encode_payload(bogus, timestamp=ts, seq=self._next_seq(), with_datatypes=False),
+            )
 
 
-def drop_connection(client: aiomqtt.Client) -> None:
-    """Cut an aiomqtt client's TCP connection without an MQTT DISCONNECT, as a pulled cable would.
+def _raise_if_cancelled(task: asyncio.Task[Any] | None) -> None:
+    """Honour a cancellation that an ``await`` swallowed.
 
-    The broker then publishes the client's Will. Reaches into aiomqtt's paho client
-    (``_client``): a test and simulator tool only.
+    On Python 3.11 ``asyncio.wait_for`` (inside aiomqtt's publish) loses a cancellation that
+    arrives just as the awaited operation completes; a loop that goes on after it would keep
+    its TaskGroup — and whoever stops the simulator — waiting forever.
     """
-    sock = client._client.socket()
-    if isinstance(sock, socket.socket):
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def drop_connection(client: Any) -> None:
+    """Cut an MQTT client's TCP connection without an MQTT DISCONNECT, as a pulled cable would.
+
+    The broker then publishes the client's Will. Takes an aiomqtt client (the simulator's)
+    or a gmqtt client (the Sparkplug host's); reaches into their internals (aiomqtt's paho
+    client, gmqtt's connection): a test and simulator tool only.
+    """
+    if isinstance(client, aiomqtt.Client):
+        sock = client._client.socket()
+    else:
+        transport = getattr(getattr(client, "_connection", None), "_transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
 
 
-async def run_edge_node(url: str, group: str, edge_node: str, devices: Mapping[str, str] | None = None, *,
-                        interval_s: float = 1.0, seed: int = 0, time_scale: float = 1.0,
-                        stop: asyncio.Event) -> None:
+async def run_edge_node(
+    url: str,
+    group: str,
+    edge_node: str,
+    devices: Mapping[str, str] | None = None,
+    *,
+    interval_s: float = 1.0,
+    seed: int = 0,
+    time_scale: float = 1.0,
+    stop: asyncio.Event,
+) -> None:
     """Run one simulated edge node until ``stop`` is set."""
-    await EdgeNodeSimulator(url, group, edge_node, devices, interval_s=interval_s, seed=seed,
-                            time_scale=time_scale).run(stop)
+    await EdgeNodeSimulator(
+        url, group, edge_node, devices, interval_s=interval_s, seed=seed, time_scale=time_scale
+    ).run(stop)
 
 
-def gateway_device(name: str, url: str, group: str, *, host_id: str = "commonworks-gateway",
-                   tag_template: str = DEFAULT_TAG_TEMPLATE) -> dict[str, Any]:
+def gateway_device(
+    name: str, url: str, group: str, *, host_id: str = "commonworks-gateway", tag_template: str = DEFAULT_TAG_TEMPLATE
+) -> dict[str, Any]:
     """The gateway.yaml device block of a Sparkplug host application following ``group``."""
-    return {"protocol": "sparkplug", "name": name, "url": url, "host_id": host_id, "group_ids": [group],
-            "tag_template": tag_template}
+    return {
+        "protocol": "sparkplug",
+        "name": name,
+        "url": url,
+        "host_id": host_id,
+        "group_ids": [group],
+        "tag_template": tag_template,
+    }

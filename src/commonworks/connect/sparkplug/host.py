@@ -39,6 +39,14 @@ Behaviour, per the specification:
   publishing STATE online again. A clean stop publishes STATE offline before
   disconnecting.
 
+Throughput: data messages carry hundreds of metrics and may arrive thousands a second, so
+the hot path makes no object per metric: a DDATA becomes one
+:class:`~commonworks.connect.samples.Block` (three columns). The MQTT client is gmqtt (its
+messages are handled straight from the socket's data, a few times cheaper per message than
+aiomqtt/paho); when the gateway's disk stage is behind, the connector stops reading its
+socket until there is room again, so the broker holds the messages instead of the gateway
+dropping them.
+
 Tag keys: explicit ``tags`` first, keyed ``group/edge_node/device/metric`` (device empty
 for node-level metrics); otherwise ``tag_template`` lower-cased, with runs of characters
 outside ``[a-z0-9_.-]`` (spaces, slashes …) replaced by ``_``; for node-level metrics the
@@ -62,26 +70,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import aiomqtt
+import gmqtt
 import orjson
+from gmqtt.mqtt.constants import MQTTv311
 from pydantic import Field, field_validator, model_validator
 
 from commonworks.connect.base import Connector, Emit, now_ms
-from commonworks.connect.mqtt_json import MqttBrokerConfig, mqtt_client, normalize_tag_key, until_stopped
-from commonworks.connect.samples import Sample
+from commonworks.connect.mqtt_json import MqttBrokerConfig, normalize_tag_key, parse_mqtt_url
+from commonworks.connect.samples import Block, Sample
 from commonworks.connect.sparkplug.codec import (
     SCALAR_TYPES,
     DataType,
+    FastReader,
     Metric,
     SparkplugCodecError,
     datatype_of,
     encode_payload,
+    fast_reader,
     metric_value,
     parse_payload,
     value_reader,
@@ -94,6 +106,18 @@ DEFAULT_TAG_TEMPLATE = "{edge_node}.{device}.{metric}"
 _TEMPLATE_FIELDS = {"group", "edge_node", "device", "metric"}
 _SPARKPLUG_ID = re.compile(r"[^/+#]+\Z")
 _CONTROL_PREFIXES = ("Node Control/", "Device Control/")
+_CONNECT_TIMEOUT_S = 30.0
+
+
+class _SessionClient(gmqtt.Client):  # type: ignore[misc]
+    """A gmqtt client for one broker session: it never reconnects by itself.
+
+    The connector reconnects (with its back-off, a fresh client and a fresh STATE birth)
+    and marks its tags stale in between; gmqtt's own reconnect would resume silently.
+    """
+
+    async def reconnect(self, delay: bool = False) -> None:
+        return None
 
 
 def _check_id(value: str, what: str) -> str:
@@ -110,8 +134,9 @@ class SparkplugHostConfig(MqttBrokerConfig):
     host_id: str = Field(description="Sparkplug Host Application id: the STATE topic's last level")
     group_ids: list[str] | Literal["+"] = Field(default="+", description='group ids to follow, or "+" for all')
     tag_template: str | None = DEFAULT_TAG_TEMPLATE
-    tags: dict[str, str] = Field(default_factory=dict,
-                                 description="'group/edge_node/device/metric' (device empty for node metrics) → tag")
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="'group/edge_node/device/metric' (device empty for node metrics) → tag"
+    )
     rebirth_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("host_id")
@@ -165,12 +190,16 @@ def _node_template(template: str) -> str:
 
 # ------------------------------------------------------------------------ edge node state
 
+
 @dataclass(slots=True)
 class _MetricDef:
     name: str
     datatype: DataType
     tag: str | None
     read: Callable[[Any], Any]
+
+
+_Fast = tuple[str | None, *FastReader]  # (tag, get, convert, read): what the data hot path needs of a metric
 
 
 @dataclass(slots=True)
@@ -180,6 +209,8 @@ class _Metrics:
     by_alias: dict[int, _MetricDef] = field(default_factory=dict)
     by_name: dict[str, _MetricDef] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    fast_alias: dict[int, _Fast] = field(default_factory=dict)
+    fast_name: dict[str, _Fast] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -219,13 +250,23 @@ class EdgeNodeState:
 
     def diagnostics(self) -> dict[str, Any]:
         return {
-            "online": self.online, "born": self.born, "bd_seq": self.bd_seq, "last_seq": self.seq,
-            "births": self.births, "deaths": self.deaths, "rebirth_requests": self.rebirth_requests,
-            "seq_gaps": self.seq_gaps, "unknown_aliases": self.unknown_aliases,
-            "malformed_payloads": self.malformed_payloads, "ignored_deaths": self.ignored_deaths,
-            "last_message_ms": self.last_message_ms, "metrics": len(self.metrics.by_name),
-            "devices": {d.name: {"online": d.online, "births": d.births, "deaths": d.deaths,
-                                 "metrics": len(d.metrics.by_name)} for d in self.devices.values()},
+            "online": self.online,
+            "born": self.born,
+            "bd_seq": self.bd_seq,
+            "last_seq": self.seq,
+            "births": self.births,
+            "deaths": self.deaths,
+            "rebirth_requests": self.rebirth_requests,
+            "seq_gaps": self.seq_gaps,
+            "unknown_aliases": self.unknown_aliases,
+            "malformed_payloads": self.malformed_payloads,
+            "ignored_deaths": self.ignored_deaths,
+            "last_message_ms": self.last_message_ms,
+            "metrics": len(self.metrics.by_name),
+            "devices": {
+                d.name: {"online": d.online, "births": d.births, "deaths": d.deaths, "metrics": len(d.metrics.by_name)}
+                for d in self.devices.values()
+            },
         }
 
 
@@ -248,14 +289,20 @@ class SparkplugHostConnector(Connector):
         self.nodes: dict[tuple[str, str], EdgeNodeState] = {}
         self._outbox: list[tuple[str, bytes]] = []
         self._handlers: dict[str, _Handler] = {
-            "NBIRTH": self._on_nbirth, "NDEATH": self._on_ndeath, "NDATA": self._on_ndata,
-            "DBIRTH": self._on_dbirth, "DDEATH": self._on_ddeath, "DDATA": self._on_ddata,
+            "NBIRTH": self._on_nbirth,
+            "NDEATH": self._on_ndeath,
+            "NDATA": self._on_ndata,
+            "DBIRTH": self._on_dbirth,
+            "DDEATH": self._on_ddeath,
+            "DDATA": self._on_ddata,
         }
         self._logged: set[str] = set()
         self._state_ts = 0
         self._republish_state = False
         self._stopping = False
-        self.client: aiomqtt.Client | None = None
+        self._reading_paused: Any = None  # the transport whose reading waits for room in the gateway
+        self._resume_task: asyncio.Future[None] | None = None
+        self.client: gmqtt.Client | None = None
         self.messages = 0
         self.malformed_payloads = 0
         self.bad_values = 0
@@ -274,36 +321,102 @@ class SparkplugHostConnector(Connector):
     async def session(self, stop: asyncio.Event) -> None:
         # The Will and the birth must carry the same timestamp (Sparkplug 3.0 STATE rules).
         self._state_ts = now_ms()
-        will = aiomqtt.Will(self.state_topic, self._state_payload(False), qos=1, retain=True)
-        groups = ["#"] if self.config.group_ids == "+" else [f"{g}/#" for g in self.config.group_ids]
-        async with mqtt_client(self.config, will=will) as client:
-            self.client = client
-            self._forget_nodes()
-            self._stopping = False
-            # Subscribe before announcing: births that our STATE triggers must not be missed.
-            await client.subscribe([(self.state_topic, 1)] + [(f"{NAMESPACE}/{g}", 1) for g in groups])
-            await client.publish(self.state_topic, self._state_payload(True), qos=1, retain=True)
-            self.mark_available()
-            try:
-                await until_stopped(stop, self._read(client))
-                self._stopping = True
-                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                    async with asyncio.timeout(5):
-                        await client.publish(self.state_topic, self._state_payload(False), qos=1, retain=True)
-            finally:
-                self.client = None
+        address = parse_mqtt_url(self.config.url)
+        will = gmqtt.Message(self.state_topic, self._state_payload(False), qos=1, retain=True)
+        client = _SessionClient(self.config.client_id, clean_session=True, will_message=will)
+        if self.config.username is not None:
+            client.set_auth_credentials(
+                self.config.username, self.config.password.get_secret_value() if self.config.password else None
+            )
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[str] = loop.create_future()
+        subscribed: asyncio.Future[list[int]] = loop.create_future()
 
-    async def _read(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            self.handle_message(message.topic.value, payload if isinstance(payload, bytes) else str(payload).encode())
-            if self._outbox:
-                outbox, self._outbox = self._outbox, []
-                for topic, data in outbox:
-                    await client.publish(topic, data, qos=0)
-            if self._republish_state:
-                self._republish_state = False
-                await client.publish(self.state_topic, self._state_payload(True), qos=1, retain=True)
+        def on_disconnect(_client: Any, _packet: Any, exc: Any = None) -> None:
+            if not lost.done():
+                lost.set_result(f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else "connection lost")
+
+        def on_subscribe(_client: Any, _mid: int, granted: Any, _properties: Any) -> None:
+            if not subscribed.done():
+                subscribed.set_result(list(granted))
+
+        client.on_disconnect = on_disconnect
+        client.on_subscribe = on_subscribe
+        client.on_message = self._on_mqtt_message
+        groups = ["#"] if self.config.group_ids == "+" else [f"{g}/#" for g in self.config.group_ids]
+        try:
+            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                await client.connect(
+                    address.host,
+                    address.port,
+                    ssl=ssl.create_default_context() if address.tls else False,
+                    keepalive=self.config.keepalive_s,
+                    version=MQTTv311,
+                )
+                self.client = client
+                self._forget_nodes()
+                self._stopping = False
+                # Subscribe before announcing: births that our STATE triggers must not be missed.
+                client.subscribe(
+                    [gmqtt.Subscription(self.state_topic, qos=1)]
+                    + [gmqtt.Subscription(f"{NAMESPACE}/{g}", qos=1) for g in groups]
+                )
+                await asyncio.wait({subscribed, lost}, return_when=asyncio.FIRST_COMPLETED)
+                if lost.done():
+                    raise ConnectionError(f"broker connection lost while subscribing: {lost.result()}")
+                if any(code >= 0x80 for code in subscribed.result()):
+                    raise ConnectionRefusedError(f"the broker refused the subscriptions {subscribed.result()}")
+            client.publish(self.state_topic, self._state_payload(True), qos=1, retain=True)
+            self.mark_available()
+            stopped = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({stopped, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+            if not stop.is_set():
+                raise ConnectionError(f"lost the broker: {lost.result()}")
+            self._stopping = True
+            client.publish(self.state_topic, self._state_payload(False), qos=1, retain=True)
+        finally:
+            self.client = None
+            self._reading_paused = None
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await client.disconnect()
+
+    def _on_mqtt_message(self, client: Any, topic: str, payload: bytes, _qos: int, _properties: Any) -> int:
+        """gmqtt's callback, straight from the socket's data: no task or queue per message."""
+        self.handle_message(topic, payload)
+        if self._outbox:
+            outbox, self._outbox = self._outbox, []
+            for out_topic, data in outbox:
+                client.publish(out_topic, data, qos=0)
+        if self._republish_state:
+            self._republish_state = False
+            client.publish(self.state_topic, self._state_payload(True), qos=1, retain=True)
+        if self.held_back() and self._reading_paused is None:
+            self._pause_reading(client)
+        return 0
+
+    def _pause_reading(self, client: Any) -> None:
+        """The gateway's disk stage is behind: stop reading the socket (TCP pushes back to the broker) until room."""
+        connection = getattr(client, "_connection", None)  # gmqtt has no public pause: its connection's transport
+        transport = getattr(connection, "_transport", None)
+        if transport is None or transport.is_closing():
+            return
+        transport.pause_reading()
+        self._reading_paused = transport
+
+        async def resume() -> None:
+            try:
+                await self.room()
+            finally:
+                if self._reading_paused is transport and not transport.is_closing():
+                    transport.resume_reading()
+                if self._reading_paused is transport:
+                    self._reading_paused = None
+
+        self._resume_task = asyncio.ensure_future(resume())
 
     def _forget_nodes(self) -> None:
         # After a broker outage nothing we knew can be trusted; counters stay for diagnostics.
@@ -372,7 +485,7 @@ class SparkplugHostConnector(Connector):
     def _on_nbirth(self, node: EdgeNodeState, _device: str | None, message: Any, received: int) -> None:
         bd_seq: int | None = None
         metrics = _Metrics()
-        samples: list[Sample] = []
+        samples = Block([], [], [])
         payload_ts = message.timestamp or received
         for m in message.metrics:
             if m.name == BDSEQ_METRIC:
@@ -402,7 +515,7 @@ class SparkplugHostConnector(Connector):
         if not self._in_sequence(node, message):
             return
         metrics = _Metrics()
-        samples: list[Sample] = []
+        samples = Block([], [], [])
         payload_ts = message.timestamp or received
         for m in message.metrics:
             self._define(node, device_name, m, payload_ts, metrics, samples)
@@ -474,12 +587,13 @@ class SparkplugHostConnector(Connector):
         self._apply(node, device.metrics, message, received)
 
     def _apply(self, node: EdgeNodeState, metrics: _Metrics, message: Any, received: int) -> None:
-        # The hot path: hundreds of metrics per message, so no per-metric objects beyond the Sample.
+        # The hot path: hundreds of metrics per message, so no per-metric objects: three columns.
         payload_ts = message.timestamp or received
-        by_alias = metrics.by_alias
-        by_name = metrics.by_name
-        samples: list[Sample] = []
-        append = samples.append
+        by_alias = metrics.fast_alias
+        by_name = metrics.fast_name
+        tags: list[str] = []
+        stamps: list[int] = []
+        values: list[Any] = []
         for m in message.metrics:
             name = m.name
             definition = by_name.get(name) if name else by_alias.get(m.alias)
@@ -487,31 +601,41 @@ class SparkplugHostConnector(Connector):
                 node.unknown_aliases += 1
                 self._request_rebirth(node, f"unknown metric {name!r}" if name else f"unknown alias {m.alias}")
                 return
-            tag = definition.tag
+            tag, get, convert, read = definition
             if tag is None or m.is_transient:
                 continue
-            try:
-                value = definition.read(m)
-            except (ValueError, TypeError, SparkplugCodecError):
-                self.bad_values += 1
-                self._log_once(f"value:{tag}", "bad value for %s (%s) from %s", tag, definition.datatype.name, node.key)
-                continue
-            append(Sample(tag, m.timestamp or payload_ts, value))
-        self.publish(samples)
+            raw = get(m)
+            if raw and not m.is_null:
+                value = raw if convert is None else convert(raw)
+            else:
+                try:
+                    value = read(m)
+                except (ValueError, TypeError, SparkplugCodecError):
+                    self.bad_values += 1
+                    self._log_once(f"value:{tag}", "bad value for %s from %s", tag, node.key)
+                    continue
+            tags.append(tag)
+            stamps.append(m.timestamp or payload_ts)
+            values.append(value)
+        self.publish(Block(tags, stamps, values))
 
     # -------------------------------------------------------------------- helpers
 
-    def _define(self, node: EdgeNodeState, device: str | None, m: Any, payload_ts: int, metrics: _Metrics,
-                samples: list[Sample]) -> None:
+    def _define(
+        self, node: EdgeNodeState, device: str | None, m: Any, payload_ts: int, metrics: _Metrics, samples: Block
+    ) -> None:
         name = m.name
         if not name:
             return
         datatype = datatype_of(m.datatype)
         tag = self._tag_for(node, device, name, datatype)
         definition = _MetricDef(name=name, datatype=datatype, tag=tag, read=value_reader(datatype))
+        fast: _Fast = (tag, *fast_reader(datatype))
         metrics.by_name[name] = definition
+        metrics.fast_name[name] = fast
         if m.HasField("alias"):
             metrics.by_alias[m.alias] = definition
+            metrics.fast_alias[m.alias] = fast
         if tag is None:
             return
         metrics.tags.append(tag)
@@ -522,7 +646,9 @@ class SparkplugHostConnector(Connector):
         except (ValueError, TypeError, SparkplugCodecError):
             self.bad_values += 1
             return
-        samples.append(Sample(tag, m.timestamp or payload_ts, value))
+        samples.tags.append(tag)
+        samples.ts.append(m.timestamp or payload_ts)
+        samples.values.append(value)
 
     def _tag_for(self, node: EdgeNodeState, device: str | None, metric: str, datatype: DataType) -> str | None:
         explicit = self.config.tags.get(f"{node.group}/{node.name}/{device or ''}/{metric}")
@@ -533,15 +659,27 @@ class SparkplugHostConnector(Connector):
             return None
         if datatype not in SCALAR_TYPES:
             self.unsupported_metrics += 1
-            self._log_once(f"unsupported:{node.key}/{device}/{metric}", "%s/%s/%s is a %s: not published as a tag",
-                           node.key, device or "", metric, datatype.name)
+            self._log_once(
+                f"unsupported:{node.key}/{device}/{metric}",
+                "%s/%s/%s is a %s: not published as a tag",
+                node.key,
+                device or "",
+                metric,
+                datatype.name,
+            )
             return None
-        tag = normalize_tag_key(template.format(group=node.group, edge_node=node.name, device=device or "",
-                                                metric=metric))
+        tag = normalize_tag_key(
+            template.format(group=node.group, edge_node=node.name, device=device or "", metric=metric)
+        )
         if tag is None:
             self.unmapped_metrics += 1
-            self._log_once(f"unmapped:{node.key}/{device}/{metric}",
-                           "%s/%s/%s gives no valid tag key; map it under tags", node.key, device or "", metric)
+            self._log_once(
+                f"unmapped:{node.key}/{device}/{metric}",
+                "%s/%s/%s gives no valid tag key; map it under tags",
+                node.key,
+                device or "",
+                metric,
+            )
         return tag
 
     @staticmethod
@@ -573,8 +711,9 @@ class SparkplugHostConnector(Connector):
         node.rebirth_requests += 1
         self.log.warning("requesting a rebirth of %s: %s", node.key, reason)
         ts = now_ms()
-        payload = encode_payload([Metric(name=REBIRTH_METRIC, datatype=DataType.Boolean, value=True, timestamp=ts)],
-                                 timestamp=ts)
+        payload = encode_payload(
+            [Metric(name=REBIRTH_METRIC, datatype=DataType.Boolean, value=True, timestamp=ts)], timestamp=ts
+        )
         self._outbox.append((f"{NAMESPACE}/{node.group}/NCMD/{node.name}", payload))
 
     def _emit_stale(self, tags: list[str], ts: int) -> None:
@@ -597,16 +736,18 @@ class SparkplugHostConnector(Connector):
 
     def diagnostics(self) -> dict[str, Any]:
         result = super().diagnostics()
-        result.update({
-            "host_id": self.config.host_id,
-            "messages": self.messages,
-            "malformed_payloads": self.malformed_payloads,
-            "bad_values": self.bad_values,
-            "unmapped_metrics": self.unmapped_metrics,
-            "unsupported_metrics": self.unsupported_metrics,
-            "edge_nodes_online": sum(1 for n in self.nodes.values() if n.online),
-            "edge_nodes": {node.key: node.diagnostics() for node in self.nodes.values()},
-        })
+        result.update(
+            {
+                "host_id": self.config.host_id,
+                "messages": self.messages,
+                "malformed_payloads": self.malformed_payloads,
+                "bad_values": self.bad_values,
+                "unmapped_metrics": self.unmapped_metrics,
+                "unsupported_metrics": self.unsupported_metrics,
+                "edge_nodes_online": sum(1 for n in self.nodes.values() if n.online),
+                "edge_nodes": {node.key: node.diagnostics() for node in self.nodes.values()},
+            }
+        )
         return result
 
 
