@@ -326,7 +326,7 @@ def seed_network(session: Session, *, now_ms: int) -> None:
 
     from commonworks.network import seed as network_seed
     from commonworks.network.models import Capability, NetworkProfile
-    from commonworks.network.service import publish_offers
+    from commonworks.network.service import capacity_report, publish_offers
 
     for credit17, zh, en, certs, capabilities in NETWORK_PROFILES:
         org = session.scalar(select(Organization).where(
@@ -336,13 +336,15 @@ def seed_network(session: Session, *, now_ms: int) -> None:
         session.add(NetworkProfile(org_id=org.id, published=True, description_zh=zh, description_en=en,
                                    certifications=certs, lead_time_days=7))
         machines = dict(session.execute(select(Machine.key, Machine.id).where(Machine.org_id == org.id)).all())
-        for process, materials, envelope, tolerance, finish, price, keys in capabilities:
-            row = Capability(org_id=org.id, process=process, materials=materials, envelope_x_mm=envelope[0],
-                             envelope_y_mm=envelope[1], envelope_z_mm=envelope[2], tolerance_mm=tolerance,
-                             finish_ra_um=finish, price_per_hour=price, hours_per_day=None if machines else 16.0,
-                             machine_ids=[machines[k] for k in keys if k in machines])
-            session.add(row)
-            session.flush()
-            publish_offers(session, row, share=0.8, now_ms=now_ms)
+        rows = [Capability(org_id=org.id, process=process, materials=materials, envelope_x_mm=envelope[0],
+                           envelope_y_mm=envelope[1], envelope_z_mm=envelope[2], tolerance_mm=tolerance,
+                           finish_ra_um=finish, price_per_hour=price, hours_per_day=None if machines else 16.0,
+                           machine_ids=[machines[k] for k in keys if k in machines])
+                for process, materials, envelope, tolerance, finish, price, keys in capabilities]
+        session.add_all(rows)
+        session.flush()
+        report = capacity_report(session, org.id, now_ms=now_ms)  # one report serves every capability
+        for row in rows:
+            publish_offers(session, row, share=0.8, now_ms=now_ms, report=report)
     today = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
     network_seed.store(session, SYNTHETIC_SUPPLIERS, seed=2026, today=today)

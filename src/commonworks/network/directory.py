@@ -19,11 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from commonworks.core.codes import CodeError, lookup_region
+from commonworks.core.database import utcnow
 from commonworks.core.orgs.models import Organization
 from commonworks.network import matching
 from commonworks.network.capacity import HORIZON_DAYS
 from commonworks.network.models import Capability, CapacityOffer, NetworkProfile, Order, OrderStatus
-from commonworks.network.reputation import delivery_rates
+from commonworks.network.reputation import summarise
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[Any, Network]] = {}
@@ -55,22 +56,17 @@ def _region_name(code: str) -> str:
 
 
 def reputations(session: Session, org_ids: list[int]) -> dict[int, tuple[float | None, str]]:
-    """Supplier reputation (score, basis) for many organizations in one query (see ``service.reputation``)."""
+    """Supplier reputation (score, basis) for many organizations in one query — the same record
+    ``service.reputation`` shows (``reputation.summarise``)."""
     done: dict[int, list[Order]] = defaultdict(list)
     for order in session.scalars(select(Order).where(Order.status == OrderStatus.accepted)
                                  .order_by(Order.accepted_at.desc(), Order.id.desc())):
         done[order.supplier_org_id].append(order)
-    out: dict[int, tuple[float | None, str]] = {}
+    now = utcnow()
+    out = {}
     for org_id in org_ids:
-        last10 = done.get(org_id, [])[:10]
-        if not last10:
-            out[org_id] = (None, "no delivered orders yet")
-            continue
-        on_time, quality = delivery_rates(last10)
-        parts = [x for x in (on_time, quality) if x is not None]
-        out[org_id] = (round(sum(parts) / len(parts), 4) if parts else None,
-                       f"last {len(last10)} orders: on time {on_time:.0%}"
-                       + (f", accepted {quality:.1%}" if quality is not None else ""))
+        record = summarise(done.get(org_id, []), now)
+        out[org_id] = (record.score, record.basis)
     return out
 
 

@@ -39,7 +39,7 @@ from commonworks.network.models import (
     QuoteStatus,
     Rating,
 )
-from commonworks.network.reputation import delivery_rates
+from commonworks.network.reputation import summarise
 from commonworks.network.schemas import (
     BookingCreate,
     BookingOut,
@@ -201,8 +201,11 @@ def publish(session: Session, caller: Principal, data: PublishIn, *, now_ms: int
 
 
 def publish_offers(session: Session, capability: Capability, *, days: int = HORIZON_DAYS, share: float = 1.0,
-                   max_hours: float | None = None, price: float | None = None, now_ms: int) -> list[CapacityOffer]:
-    report = capacity_report(session, capability.org_id, now_ms=now_ms, days=days)
+                   max_hours: float | None = None, price: float | None = None, now_ms: int,
+                   report: CapacityReport | None = None) -> list[CapacityOffer]:
+    """Replace a capability's offers from its free hours (``report``: the organization's capacity report
+    when the caller already has it, as when publishing several capabilities at once)."""
+    report = report or capacity_report(session, capability.org_id, now_ms=now_ms, days=days)
     rows = next(c for c in report.capabilities if c.capability_id == capability.id).days
     price = price if price is not None else capability.price_per_hour
     session.execute(delete(CapacityOffer).where(CapacityOffer.capability_id == capability.id))
@@ -403,6 +406,11 @@ def _latest(session: Session, tag_id: int, before_ms: int | None = None) -> tupl
     return (int(row[0]), float(row[1])) if row else None
 
 
+def _due_end_ms(order: Order) -> int:
+    """The end of the order's due date (its last millisecond + 1), China time."""
+    return _day_start_ms(order.due_date + timedelta(days=1), ZoneInfo(DEFAULT_ZONE))
+
+
 def bind_order(session: Session, caller: Principal, order_id: int, machine_id: int, counter_tag_id: int | None,
                *, now_ms: int) -> Order:
     """The supplier names the machine (and its part counter) the order runs on; counting starts now."""
@@ -429,7 +437,7 @@ def bind_order(session: Session, caller: Principal, order_id: int, machine_id: i
     demand = session.get(Demand, order.demand_id)
     hours = demand.hours if demand is not None and demand.hours else None
     session.execute(delete(CapacityBooking).where(CapacityBooking.order_id == order.id))
-    due_end = _day_start_ms(order.due_date + timedelta(days=1), ZoneInfo(DEFAULT_ZONE))
+    due_end = _due_end_ms(order)
     end = min(now_ms + int(hours * HOUR_MS), due_end) if hours else due_end
     if end > now_ms:
         session.add(CapacityBooking(org_id=caller.org_id, machine_id=machine.id, start_ms=now_ms, end_ms=end,
@@ -467,7 +475,7 @@ def progress(session: Session, order: Order) -> Progress | None:
         finish = last
     elif rate and last is not None:
         finish = int(last + remaining / rate * HOUR_MS)
-    due_end = _day_start_ms(order.due_date + timedelta(days=1), ZoneInfo(DEFAULT_ZONE))
+    due_end = _due_end_ms(order)
     return Progress(made=made, quantity=order.quantity, percent=round(100.0 * min(made, order.quantity)
                                                                       / max(order.quantity, 1), 1),
                     rate_per_hour=rate, expected_finish_ms=finish, last_count_ms=last,
@@ -538,28 +546,17 @@ def rate(session: Session, caller: Principal, order_id: int, stars: int, comment
 
 def reputation(session: Session, org_id: int, *, now: datetime | None = None) -> Reputation:
     """On-time delivery and accepted quality as a supplier, over the last 90 days and the last 10 orders."""
-    now = now or utcnow()
     done = list(session.scalars(select(Order).where(Order.supplier_org_id == org_id,
                                                     Order.status == OrderStatus.accepted)
                                 .order_by(Order.accepted_at.desc(), Order.id.desc())))
-    recent = [o for o in done if o.accepted_at is not None and o.accepted_at >= now - timedelta(days=90)]
-    last10 = done[:10]
-    on90, q90 = delivery_rates(recent)
-    on10, q10 = delivery_rates(last10)
+    record = summarise(done, now or utcnow())
     stars, count = session.execute(select(func.avg(Rating.stars), func.count(Rating.id))
                                    .where(Rating.to_org_id == org_id)).one()
-    basis_orders, on, q, label = (recent, on90, q90, "90d") if len(recent) >= len(last10) else \
-        (last10, on10, q10, "last10")
-    score = None
-    if basis_orders:
-        parts = [x for x in (on, q) if x is not None]
-        score = round(sum(parts) / len(parts), 4) if parts else None
-    basis = (f"{len(basis_orders)} accepted orders ({'last 90 days' if label == '90d' else 'last 10 orders'})"
-             if basis_orders else "no accepted orders yet")
-    return Reputation(org_id=org_id, orders_90d=len(recent), on_time_90d=on90, quality_90d=q90,
-                      orders_last10=len(last10), on_time_last10=on10, quality_last10=q10,
-                      stars=round(float(stars), 2) if stars is not None else None, ratings=int(count), score=score,
-                      basis=basis)
+    return Reputation(org_id=org_id, orders_90d=record.orders_90d, on_time_90d=record.on_time_90d,
+                      quality_90d=record.quality_90d, orders_last10=record.orders_last10,
+                      on_time_last10=record.on_time_last10, quality_last10=record.quality_last10,
+                      stars=round(float(stars), 2) if stars is not None else None, ratings=int(count),
+                      score=record.score, basis=record.basis)
 
 
 # ---------------------------------------------------------------- matching
