@@ -228,9 +228,8 @@ def withdraw_offers(session: Session, caller: Principal, capability_id: int) -> 
 
 
 def _org_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(Organization.id, Organization.name_zh).where(Organization.id.in_(ids))).all())
+    """Registered names, through the session's identity map: a list of rows asks once per organization."""
+    return {i: org.name_zh for i in ids if (org := session.get(Organization, i)) is not None}
 
 
 def demand_out(session: Session, caller: Principal, demand: Demand) -> DemandOut:
