@@ -47,7 +47,7 @@ WORKED = [(T0, 1000.0), (T0 + 20 * S, 2000.0), (T0 + 40 * S, 3000.0), (T0 + 60 *
 def test_batch_is_stored_and_rolled_up_worked_example(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]
     ack = send(client, plant, spindle("b-1", WORKED))
     assert ack.status_code == 200, ack.text
-    assert ack.json() | {"rejected": []} == {"batch_id": "b-1", "accepted": 4, "duplicates": 0, "rejected": [],
+    assert ack.json() | {"rejected": []} == {"batch_id": "b-1", "accepted": 4, "duplicates": 0, "repeated": 0, "rejected": [],
                                              "rejected_count": 0, "created_tags": []}
     tag = plant.tags["spindle_speed"]
     raw = series(client, tenants.a.viewer, tag, T0, T0 + 2 * MIN, "raw")
@@ -71,10 +71,39 @@ def test_a_resent_batch_changes_nothing(client, tenants, plant) -> None:  # type
 def test_overlapping_out_of_order_batch_folds_only_new_samples(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]
     send(client, plant, spindle("b-1", WORKED))
     ack = send(client, plant, spindle("b-2", [(T0 + 30 * S, 6000.0), (T0 + 20 * S, 2000.0), (T0 + 30 * S, 9.0)])).json()
-    assert (ack["accepted"], ack["duplicates"]) == (1, 1)  # the second T0+30s in one batch is dropped as a repeat
+    # the second T0+30s in one batch is left out and counted as a repeat: 3 samples sent, 3 accounted for
+    assert (ack["accepted"], ack["duplicates"], ack["repeated"]) == (1, 1, 1)
     p = series(client, tenants.a.viewer, plant.tags["spindle_speed"], T0, T0 + MIN, "1m")["points"][0]
     # 1000 + 2000 + 3000 + 6000 = 12000 over 4; the last value is still the one at +40 s
     assert (p["count"], p["value"], p["max"], p["last"]) == (4, 3000.0, 6000.0, 3000.0)
+
+
+def test_interleaved_batches_of_several_tags_are_not_taken_for_resends(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]
+    """Devices publish in turn, so a batch's time span holds the previous batch's samples of
+    other tags: only a tag's own stored samples make duplicates."""
+    def batch(batch_id: str, speed: list[int], parts: list[int]) -> dict:
+        return {"batch_id": batch_id, "series": [
+            {"tag": "cnc-01.spindle_speed", "ts": [T0 + i * S for i in speed], "v": [float(i) for i in speed]},
+            {"tag": "cnc-01.part_count", "ts": [T0 + i * S for i in parts], "v": parts}]}
+
+    first = send(client, plant, batch("b-1", [0, 1, 2, 3, 4], [10, 11, 12, 13, 14])).json()
+    # spindle 5..9 and 2 again (stored in b-1); part_count 15..19 lie inside b-1's span but are new
+    second = send(client, plant, batch("b-2", [2, 5, 6, 7, 8, 9], [15, 16, 17, 18, 19])).json()
+    assert (first["accepted"], second["accepted"], second["duplicates"]) == (10, 10, 1)
+    speed = series(client, tenants.a.viewer, plant.tags["spindle_speed"], T0, T0 + MIN, "1m")["points"]
+    parts = series(client, tenants.a.viewer, plant.tags["part_count"], T0, T0 + MIN, "1m")["points"]
+    assert [(p["count"], p["value"]) for p in speed] == [(10, 4.5)]  # 0..9, the resent 2 not counted twice
+    assert [(p["count"], p["min"], p["max"]) for p in parts] == [(10, 10.0, 19.0)]
+
+
+def test_a_tag_twice_in_one_batch_counts_its_repeats(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]
+    first = spindle("b-1", [(T0, 1.0), (T0 + S, 2.0)])["series"][0]
+    again = spindle("b-1", [(T0 + S, 20.0), (T0 + 2 * S, 3.0), (T0 + 2 * S, 30.0)])["series"][0]
+    ack = send(client, plant, {"batch_id": "b-1", "series": [first, again]}).json()
+    # 5 samples: T0, T0+1s, T0+2s stored; T0+1s (second series) and T0+2s (twice in the second) are repeats
+    assert (ack["accepted"], ack["duplicates"], ack["repeated"]) == (3, 0, 2)
+    points = series(client, tenants.a.viewer, plant.tags["spindle_speed"], T0, T0 + MIN, "raw")["points"]
+    assert [(p["ts"], p["value"]) for p in points] == [(T0, 1.0), (T0 + S, 2.0), (T0 + 2 * S, 3.0)]  # first ones win
 
 
 def test_bad_samples_become_dead_letters_and_the_rest_is_stored(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]

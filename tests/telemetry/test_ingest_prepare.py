@@ -44,7 +44,7 @@ def _summary(prepared: ingest.Prepared) -> Any:
                 None if c.values is None else (c.values.dtype.str, [repr(v) for v in c.values.tolist()]), c.texts)
                for c in prepared.columns]
     refused = [(r.tag, r.ts, repr(r.value), r.reason) for r in prepared.refused]
-    return columns, refused, prepared.refused_count, prepared.stale, prepared.total
+    return columns, refused, prepared.refused_count, prepared.stale, prepared.total, prepared.repeated
 
 
 @settings(max_examples=400, deadline=None)
@@ -64,6 +64,19 @@ def test_short_series_path_agrees_with_the_general_path(batch_series: list[dict[
             ingest.SHORT_SERIES = saved
 
     assert run(ingest.SHORT_SERIES) == run(0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(series(), max_size=4), st.integers(1, 20))
+def test_every_sample_is_stored_refused_or_counted_as_a_repeat(batch_series: list[dict[str, Any]],
+                                                               max_samples: int) -> None:
+    doc = {"batch_id": "b", "series": batch_series}
+    try:
+        prepared = ingest.prepare(doc, TAGS, now_ms=NOW, max_samples=max_samples)
+    except (OverflowError, ValueError):
+        return
+    kept = sum(len(c.ts) for c in prepared.columns)
+    assert kept + prepared.refused_count + prepared.repeated == prepared.total == sum(len(s["ts"]) for s in batch_series)
 
 
 def test_the_common_mqtt_shape_takes_the_short_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,7 @@ class Prepared:
     refused_count: int = 0
     stale: list[tuple[int, int]] = field(default_factory=list)  # (tag_id, ts)
     total: int = 0
+    repeated: int = 0  # samples whose (tag, ts) came earlier in the batch: left out, the first one counts
 
     def refuse(self, tag: str, ts: Any, value: Any, reason: str) -> None:
         self.refused_count += 1
@@ -282,6 +283,7 @@ def prepare(doc: dict[str, Any], tags: dict[str, TagInfo], *, now_ms: int,
             ts = ts[order]
             first = np.ones(len(ts), dtype=bool)
             first[1:] = ts[1:] != ts[:-1]
+            out.repeated += len(ts) - int(first.sum())
             ts = ts[first]
             if values is not None:
                 values = values[order][first]

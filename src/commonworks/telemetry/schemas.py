@@ -188,6 +188,8 @@ class IngestAck(BaseModel):
     batch_id: str
     accepted: int = Field(description="Samples stored now.")
     duplicates: int = Field(description="Samples already stored before (a resent batch).")
+    repeated: int = Field(0, description="Samples whose (tag, ts) came earlier in the same batch: left out, "
+                                        "the first one is stored.")
     rejected: list[RejectedOut] = Field(description="Refused samples (at most 1000 listed), kept as dead letters.")
     rejected_count: int
     created_tags: list[str]

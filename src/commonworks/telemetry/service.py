@@ -305,7 +305,8 @@ def _dead_letters(gateway: _Sender, prep: ingest_mod.Prepared) -> list[dict[str,
 
 def _answers(prepared: list[ingest_mod.Prepared | ingest_mod.BatchError], result: storage.WriteResult,
              created: list[str]) -> list[IngestAck | ingest_mod.BatchError]:
-    """Each batch's own counts: stored now (accepted) or already stored before (duplicates)."""
+    """Each batch's own counts: stored now (accepted), stored before — by an earlier request or an
+    earlier batch of this one — (duplicates), or repeated within the batch itself (repeated)."""
     exact = not result.stored_before and not result.overlapped
     seen: set[tuple[int, int]] = set(result.stored_before)
     answers: list[IngestAck | ingest_mod.BatchError] = []
@@ -314,19 +315,26 @@ def _answers(prepared: list[ingest_mod.Prepared | ingest_mod.BatchError], result
             answers.append(prep)
             continue
         accepted = duplicates = 0
+        repeated = prep.repeated
+        mine: set[tuple[int, int]] = set()
         for col in prep.columns:
             if exact:
                 accepted += len(col.ts)
                 continue
             for ts in col.ts.tolist():
-                if (col.tag_id, ts) in seen:
+                key = (col.tag_id, ts)
+                if key in mine:  # the same tag twice in one batch
+                    repeated += 1
+                    continue
+                mine.add(key)
+                if key in seen:
                     duplicates += 1
                 else:
-                    seen.add((col.tag_id, ts))
+                    seen.add(key)
                     accepted += 1
         # built from validated parts without validating again (thousands of small batches per MQTT micro-batch)
         answers.append(IngestAck.model_construct(
-            batch_id=prep.batch_id, accepted=accepted, duplicates=duplicates,
+            batch_id=prep.batch_id, accepted=accepted, duplicates=duplicates, repeated=repeated,
             rejected=[RejectedOut.model_construct(tag=r.tag, ts=r.ts, reason=r.reason) for r in prep.refused],
             rejected_count=prep.refused_count, created_tags=created))
     return answers
