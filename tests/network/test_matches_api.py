@@ -106,6 +106,9 @@ def test_matches_show_only_feasible_suppliers_with_reasons(client, tenants, netw
     assert all(c["passed"] for c in near["constraints"])
     assert set(reasons) >= {"process", "material", "envelope", "tolerance", "capacity"}
     assert "covers milling" in reasons["process"]["detail"]
+    # the same reason as a message id and values, for a client that shows it in its own language
+    assert (reasons["process"]["code"], reasons["process"]["args"]) == (
+        "process.covers", {"have": "milling_5axis", "need": "milling"})
     assert "aluminium" in reasons["material"]["detail"]
     assert near["distance_km"] == 0.0 and by_name["宁波铝件加工"]["distance_km"] == pytest.approx(
         465.9, abs=0.1

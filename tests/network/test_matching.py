@@ -341,7 +341,8 @@ def test_match_output_is_json() -> None:
     assert data[0]["enterprise_id"] == 1
     assert data[0]["machine_ids"] == [11, 12]
     assert [c["name"] for c in data[0]["components"]] == ["text", "distance", "price", "reputation", "capacity"]
-    assert data[0]["constraints"][0] == {"name": "process", "passed": True, "detail": "milling_5axis covers milling"}
+    assert data[0]["constraints"][0] == {"name": "process", "passed": True, "detail": "milling_5axis covers milling",
+                                         "code": "process.covers", "args": {"have": "milling_5axis", "need": "milling"}}
 
 
 def test_bad_profiles_and_demands_are_named() -> None:

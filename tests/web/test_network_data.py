@@ -276,3 +276,42 @@ def test_drafts_are_the_buyers_alone(ui_context: common.Context, tenants: Tenant
         network_data.set_demand_status(tenants.b.viewer.user_id, draft.id, "open")
     network_data.set_demand_status(tenants.b.owner.user_id, draft.id, "open")
     assert [r.demand.id for r in network_data.demands(tenants.a.owner.user_id, "market")] == [draft.id]
+
+
+def test_every_constraint_reason_reads_in_the_pages_language() -> None:
+    """The match page's ✓/✗ tooltips: each reason check_capability can give has a message, and in
+    Chinese it reads in Chinese with the taxonomy's Chinese names (the API keeps the English detail)."""
+    from decimal import Decimal
+
+    from commonworks.network.matching import Capability, Demand, SupplierProfile, check_capability
+
+    t = taxonomy()
+    mill = Capability(process="milling", materials=("steel",), envelope_mm=(500, 400, 300), tolerance_mm=0.01,
+                      finish_ra_um=0.8, batch_min=10, batch_max=100, price_per_hour=Decimal(90), free_hours=(4,) * 28)
+    bare = Capability(process="turning", batch_min=1, free_hours=(1,) * 28)
+    profile = SupplierProfile(enterprise_id=1, name="x", lat=31.8, lon=117.2, certifications={"iso_9001"},
+                              capabilities=(mill, bare))
+    asks = [
+        Demand(process="milling", hours=8, due_day=5, material="steel_q235", quantity=50, envelope_mm=(200, 100, 50),
+               tolerance_mm=0.02, finish_ra_um=1.6, certifications={"iso_9001"}),
+        Demand(process="milling", hours=200, due_day=40, material="steel", quantity=5, envelope_mm=(900, 100, 50),
+               tolerance_mm=0.001, finish_ra_um=0.1, certifications={"iatf_16949"}),
+        Demand(process="milling", hours=1, due_day=3, material="aluminium", quantity=500),
+    ]
+    checks = [c for d in asks for cap in (mill, bare) for c in check_capability(t, profile, cap, d)]
+    assert {c.code for c in checks} == set(network_format.CHECK_TEXTS)  # every reason has its message, no other
+    for c in checks:
+        zh = network_format.check_text(c.code, dict(c.args), c.detail, "zh_CN", ZH)
+        en = network_format.check_text(c.code, dict(c.args), c.detail, "en", EN)
+        assert "{" not in zh + en, (c.code, zh, en)
+        words = [w for w in zh.replace("Ra", "").replace("mm", "").replace("µm", "").split() if w.isascii()
+                 and w.isalpha() and w not in ("ISO", "IATF")]
+        assert not words, (c.code, zh)
+    by_code = {c.code: c for c in checks}
+    q235 = by_code["material.covers"]
+    assert network_format.check_text(q235.code, dict(q235.args), q235.detail, "zh_CN", ZH) == (
+        "可加工钢，涵盖Q235 碳素结构钢")
+    short = by_code["capacity.short"]
+    assert network_format.check_text(short.code, dict(short.args), short.detail, "zh_CN", ZH) == (
+        "第 28 天（已公布天数的最后一天）前空闲 28 小时 < 所需 200 小时")
+    assert short.detail == "free 28 h before day 28 (end of the published days) < 200 h needed"

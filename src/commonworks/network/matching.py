@@ -191,11 +191,17 @@ class Weights:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One hard constraint on one capability: its name, whether it passed, and why."""
+    """One hard constraint on one capability: its name, whether it passed, and why.
+
+    ``detail`` is the reason in English (API, CLI); ``code`` and ``args`` are the same reason
+    as a message id and its values (taxonomy codes, numbers), which a UI renders in its language.
+    """
 
     name: str
     passed: bool
     detail: str
+    code: str = ""
+    args: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +231,10 @@ class Match:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (floats rounded to 6 decimals)."""
-        return _rounded(asdict(self))
+        data = asdict(self)
+        for check in data["constraints"]:
+            check["args"] = dict(check["args"])
+        return _rounded(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +259,11 @@ class Explanation:
     capabilities: tuple[CapabilityCheck, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return _rounded(asdict(self))
+        data = asdict(self)
+        for capability in data["capabilities"]:
+            for check in capability["checks"]:
+                check["args"] = dict(check["args"])
+        return _rounded(data)
 
 
 def matches_to_json(matches: Iterable[Match]) -> list[dict[str, Any]]:
@@ -408,60 +421,130 @@ def row_passes(tax: Taxonomy, profile: SupplierProfile, cap: Capability, d: Dema
 def check_capability(tax: Taxonomy, profile: SupplierProfile, cap: Capability, d: Demand) -> tuple[Check, ...]:
     """Every hard constraint the demand asks for, evaluated on one capability, with a human reason."""
     out: list[Check] = []
+
+    def check(name: str, ok: bool, code: str, detail: str, **args: Any) -> None:
+        out.append(Check(name, ok, detail, f"{name}.{code}", tuple(args.items())))
+
     if d.process is not None:
         ok = _pass_process(tax, cap, d)
-        out.append(Check("process", ok, f"{cap.process} {'covers' if ok else 'does not cover'} {d.process}"))
+        check(
+            "process",
+            ok,
+            "covers" if ok else "not_covered",
+            f"{cap.process} {'covers' if ok else 'does not cover'} {d.process}",
+            have=cap.process,
+            need=d.process,
+        )
     if d.material is not None:
         ok = _pass_material(tax, cap, d)
-        offered = ", ".join(cap.materials) or "none listed"
         if ok:
             by = next(m for m in cap.materials if tax.material_covers(m, d.material))
-            detail = f"works {by}" + ("" if by == d.material else f", which covers {d.material}")
+            if by == d.material:
+                check("material", ok, "works", f"works {by}", material=by)
+            else:
+                check("material", ok, "covers", f"works {by}, which covers {d.material}", by=by, material=d.material)
         else:
-            detail = f"{d.material} not worked (offers {offered})"
-        out.append(Check("material", ok, detail))
+            offered = ", ".join(cap.materials) or "none listed"
+            check(
+                "material",
+                ok,
+                "missing",
+                f"{d.material} not worked (offers {offered})",
+                material=d.material,
+                offered=tuple(cap.materials),
+            )
     if d.envelope_mm is not None:
         ok = _pass_envelope(cap, d)
         need = _dims(_sorted_desc(d.envelope_mm))
         if cap.envelope_mm is None:
-            detail = f"no envelope limit for {need} mm"
+            check("envelope", ok, "unlimited", f"no envelope limit for {need} mm", need=need)
         else:
             have = _dims(_sorted_desc(cap.envelope_mm))
-            detail = f"envelope {have} {'≥' if ok else 'too small for'} {need} mm"
-        out.append(Check("envelope", ok, detail))
+            check(
+                "envelope",
+                ok,
+                "fits" if ok else "too_small",
+                f"envelope {have} {'≥' if ok else 'too small for'} {need} mm",
+                have=have,
+                need=need,
+            )
     if d.tolerance_mm is not None:
         ok = _pass_tolerance(cap, d)
+        asked = _num(d.tolerance_mm)
         if cap.tolerance_mm is None:
-            detail = f"no tolerance published (±{_num(d.tolerance_mm)} mm asked)"
+            check("tolerance", ok, "unpublished", f"no tolerance published (±{asked} mm asked)", asked=asked)
         else:
-            detail = f"best tolerance ±{_num(cap.tolerance_mm)} {'≤' if ok else '>'} ±{_num(d.tolerance_mm)} mm asked"
-        out.append(Check("tolerance", ok, detail))
+            best = _num(cap.tolerance_mm)
+            check(
+                "tolerance",
+                ok,
+                "ok" if ok else "too_coarse",
+                f"best tolerance ±{best} {'≤' if ok else '>'} ±{asked} mm asked",
+                best=best,
+                asked=asked,
+            )
     if d.finish_ra_um is not None:
         ok = tax.finish_ok(cap.finish_ra_um, d.finish_ra_um)
+        asked = _num(d.finish_ra_um)
         if cap.finish_ra_um is None:
-            detail = f"no surface finish published (Ra {_num(d.finish_ra_um)} µm asked)"
+            check("finish", ok, "unpublished", f"no surface finish published (Ra {asked} µm asked)", asked=asked)
         else:
-            detail = f"best finish Ra {_num(cap.finish_ra_um)} {'≤' if ok else '>'} Ra {_num(d.finish_ra_um)} µm asked"
-        out.append(Check("finish", ok, detail))
+            best = _num(cap.finish_ra_um)
+            check(
+                "finish",
+                ok,
+                "ok" if ok else "too_rough",
+                f"best finish Ra {best} {'≤' if ok else '>'} Ra {asked} µm asked",
+                best=best,
+                asked=asked,
+            )
     ok = _pass_batch(cap, d)
     limit = f"{cap.batch_min}–{cap.batch_max}" if cap.batch_max is not None else f"≥ {cap.batch_min}"
     if ok:
-        detail = f"quantity {d.quantity} within batch {limit}"
+        check("batch", ok, "within", f"quantity {d.quantity} within batch {limit}", quantity=d.quantity, limit=limit)
     elif d.quantity < cap.batch_min:
-        detail = f"quantity {d.quantity} below the minimum batch {cap.batch_min}"
+        check(
+            "batch",
+            ok,
+            "below",
+            f"quantity {d.quantity} below the minimum batch {cap.batch_min}",
+            quantity=d.quantity,
+            minimum=cap.batch_min,
+        )
     else:
-        detail = f"quantity {d.quantity} above the maximum batch {cap.batch_max}"
-    out.append(Check("batch", ok, detail))
+        check(
+            "batch",
+            ok,
+            "above",
+            f"quantity {d.quantity} above the maximum batch {cap.batch_max}",
+            quantity=d.quantity,
+            maximum=cap.batch_max,
+        )
     if d.certifications:
         missing = sorted(d.certifications - profile.certifications)
-        names = [tax.certifications[c].name for c in (missing or sorted(d.certifications))]
+        codes = missing or sorted(d.certifications)
+        names = [tax.certifications[c].name for c in codes]
         ok = not missing
-        out.append(Check("certification", ok, ("holds " if ok else "missing ") + ", ".join(names)))
+        check(
+            "certification",
+            ok,
+            "holds" if ok else "missing",
+            ("holds " if ok else "missing ") + ", ".join(names),
+            certifications=tuple(codes),
+        )
     ok = _pass_capacity(cap, d)
-    free = free_before(cap, d.due_day)
-    horizon = f"day {d.due_day}" if d.due_day <= HORIZON_DAYS else f"day {HORIZON_DAYS} (end of the published days)"
-    out.append(
-        Check("capacity", ok, f"free {_num(free)} h before {horizon} {'≥' if ok else '<'} {_num(d.hours)} h needed")
+    free = _num(free_before(cap, d.due_day))
+    day, beyond = min(d.due_day, HORIZON_DAYS), d.due_day > HORIZON_DAYS
+    horizon = f"day {day} (end of the published days)" if beyond else f"day {day}"
+    check(
+        "capacity",
+        ok,
+        "enough" if ok else "short",
+        f"free {free} h before {horizon} {'≥' if ok else '<'} {_num(d.hours)} h needed",
+        free=free,
+        day=day,
+        horizon_end=beyond,
+        hours=_num(d.hours),
     )
     return tuple(out)
 

@@ -401,7 +401,9 @@ class Reputation(BaseModel):
 class ConstraintOut(BaseModel):
     name: str  # process, material, envelope, tolerance, finish, certification, batch, capacity
     passed: bool
-    detail: str
+    detail: str = Field(description="The reason in English.")
+    code: str = Field(description="The reason as a message id, e.g. material.covers, capacity.short.")
+    args: dict[str, Any] = Field(description="The message's values: taxonomy codes, numbers as text, flags.")
 
 
 class ComponentOut(BaseModel):

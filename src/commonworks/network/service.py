@@ -619,7 +619,8 @@ def demand_matches(session: Session, caller: Principal, demand_id: int, *, top: 
             price_per_hour=float(capability.price_per_hour) if capability.price_per_hour is not None else None,
             free_hours_before_due=round(matching.free_before(capability, wanted.due_day), 1),
             reputation=profile.reputation, reputation_basis=profile.reputation_basis,
-            constraints=[ConstraintOut(name=c.name, passed=c.passed, detail=c.detail) for c in m.constraints],
+            constraints=[ConstraintOut(name=c.name, passed=c.passed, detail=c.detail, code=c.code, args=dict(c.args))
+                         for c in m.constraints],
             components=[ComponentOut(name=c.name, raw=c.raw, normalised=round(c.normalised, 4), weight=c.weight,
                                      contribution=round(c.contribution, 4)) for c in comp.values()]))
     return MatchesOut(demand_id=demand.id, candidates=len(net.profiles), excluded=excluded, matches=out)

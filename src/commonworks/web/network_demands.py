@@ -47,6 +47,7 @@ from commonworks.web.network_format import (
     QUOTE_STATUSES,
     SERVICE_KINDS,
     certification_options,
+    check_text,
     demand_values,
     envelope_text,
     finish_options,
@@ -676,7 +677,7 @@ class DemandView:
                         )
                         .classes("text-xs")
                     )
-                    chip.tooltip(check.detail)
+                    chip.tooltip(check_text(check.code, check.args, check.detail, self.lang, _))
             facts = []
             if m.distance_km is not None:
                 facts.append(_("{km} km away").format(km=num(round(m.distance_km))))

@@ -67,6 +67,67 @@ CONSTRAINT_LABELS = {
     "certification": N_("Certifications"),
     "capacity": N_("Capacity before the due date"),
 }
+CHECK_TEXTS = {  # a constraint's reason (matching.Check.code) → message id with its values
+    "process.covers": N_("{have} covers {need}"),
+    "process.not_covered": N_("{have} does not cover {need}"),
+    "material.works": N_("works {material}"),
+    "material.covers": N_("works {by}, which covers {material}"),
+    "material.missing": N_("{material} not worked (offers {offered})"),
+    "envelope.unlimited": N_("no envelope limit for {need} mm"),
+    "envelope.fits": N_("envelope {have} ≥ {need} mm"),
+    "envelope.too_small": N_("envelope {have} too small for {need} mm"),
+    "tolerance.unpublished": N_("no tolerance published (±{asked} mm asked)"),
+    "tolerance.ok": N_("best tolerance ±{best} ≤ ±{asked} mm asked"),
+    "tolerance.too_coarse": N_("best tolerance ±{best} > ±{asked} mm asked"),
+    "finish.unpublished": N_("no surface finish published (Ra {asked} µm asked)"),
+    "finish.ok": N_("best finish Ra {best} ≤ Ra {asked} µm asked"),
+    "finish.too_rough": N_("best finish Ra {best} > Ra {asked} µm asked"),
+    "batch.within": N_("quantity {quantity} within batch {limit}"),
+    "batch.below": N_("quantity {quantity} below the minimum batch {minimum}"),
+    "batch.above": N_("quantity {quantity} above the maximum batch {maximum}"),
+    "certification.holds": N_("holds {certifications}"),
+    "certification.missing": N_("missing {certifications}"),
+    "capacity.enough": N_("free {free} h before {horizon} ≥ {hours} h needed"),
+    "capacity.short": N_("free {free} h before {horizon} < {hours} h needed"),
+}
+
+
+def check_text(code: str, args: Mapping[str, Any], detail: str, lang: str, _: Translate) -> str:
+    """A constraint's reason in the page's language: taxonomy codes by their names, numbers as sent.
+
+    >>> check_text("material.covers", {"by": "steel", "material": "steel_q235"}, "", "zh_CN", lambda m: m)
+    'works 钢, which covers Q235 碳素结构钢'
+    >>> check_text("capacity.short", {"free": "3", "day": 28, "horizon_end": True, "hours": "8"}, "", "en",
+    ...            lambda m: m)
+    'free 3 h before day 28 (end of the published days) < 8 h needed'
+    >>> check_text("unknown.code", {}, "as the API said", "en", lambda m: m)
+    'as the API said'
+    """
+    template = CHECK_TEXTS.get(code)
+    if template is None:
+        return detail
+    t, loc = taxonomy(), tax_locale(lang)
+    values: dict[str, Any] = dict(args)
+    for key in ("have", "need") if code.startswith("process.") else ():
+        values[key] = t.name(values[key], loc)
+    for key in ("material", "by"):
+        if key in values:
+            values[key] = t.name(values[key], loc)
+    separator = "、" if lang.startswith("zh") else ", "
+    if "offered" in values:
+        values["offered"] = separator.join(t.name(m, loc) for m in values["offered"]) or _("none listed")
+    if "certifications" in values:
+        values["certifications"] = separator.join(t.certifications[c].name if c in t.certifications else c
+                                             for c in values["certifications"])
+    if "day" in values:
+        horizon = _("day {day} (end of the published days)") if values.get("horizon_end") else _("day {day}")
+        values["horizon"] = horizon.format(day=values["day"])
+    try:
+        return _(template).format(**values)
+    except (KeyError, IndexError):  # a catalog entry naming a value this reason lacks: the English detail
+        return detail
+
+
 COMPONENT_LOOKS = {  # score components: label and chart colour
     "text": (N_("Text relevance"), "#1d4f91"),
     "distance": (N_("Distance"), "#00897b"),
