@@ -47,8 +47,8 @@ WORKED = [(T0, 1000.0), (T0 + 20 * S, 2000.0), (T0 + 40 * S, 3000.0), (T0 + 60 *
 def test_batch_is_stored_and_rolled_up_worked_example(client, tenants, plant) -> None:  # type: ignore[no-untyped-def]
     ack = send(client, plant, spindle("b-1", WORKED))
     assert ack.status_code == 200, ack.text
-    assert ack.json() | {"rejected": []} == {"batch_id": "b-1", "accepted": 4, "duplicates": 0, "repeated": 0, "rejected": [],
-                                             "rejected_count": 0, "created_tags": []}
+    assert ack.json() | {"rejected": []} == {"batch_id": "b-1", "accepted": 4, "duplicates": 0, "repeated": 0,
+                                             "rejected": [], "rejected_count": 0, "created_tags": []}
     tag = plant.tags["spindle_speed"]
     raw = series(client, tenants.a.viewer, tag, T0, T0 + 2 * MIN, "raw")
     assert [(p["ts"], p["value"]) for p in raw["points"]] == WORKED

@@ -76,7 +76,8 @@ def test_every_sample_is_stored_refused_or_counted_as_a_repeat(batch_series: lis
     except (OverflowError, ValueError):
         return
     kept = sum(len(c.ts) for c in prepared.columns)
-    assert kept + prepared.refused_count + prepared.repeated == prepared.total == sum(len(s["ts"]) for s in batch_series)
+    sent = sum(len(s["ts"]) for s in batch_series)
+    assert kept + prepared.refused_count + prepared.repeated == prepared.total == sent
 
 
 def test_the_common_mqtt_shape_takes_the_short_path(monkeypatch: pytest.MonkeyPatch) -> None:
