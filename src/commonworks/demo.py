@@ -125,6 +125,24 @@ class DemoMachine:
     cycle_times: dict[str, float]
 
 
+def moulder_cycle_times(seed: int) -> dict[str, float]:
+    """Ideal cycle time per part (s) of each mould the simulated moulder ``seed`` runs: shot cycle ÷ cavities.
+
+    Operations counts a moulder's parts (good + scrap, one per cavity and shot) and multiplies them by the ideal
+    cycle time per part; a shot cycle there would inflate effectiveness by the number of cavities. The moulds a
+    simulated moulder runs depend on its seed alone, so they are read from the simulator itself. Worked example:
+    seed 21 runs M310-GEAR-PA66 (26 s a shot, 4 cavities → 6.5 s a part), M101-CAP-28MM-PP (18 s, 8 → 2.25 s) and
+    M412-CRATE-HDPE (55 s, 1 → 55 s).
+
+    >>> moulder_cycle_times(21)
+    {'M310-GEAR-PA66': 6.5, 'M101-CAP-28MM-PP': 2.25, 'M412-CRATE-HDPE': 55.0}
+    """
+    from commonworks.connect.simulators.machines import ImmModel
+
+    model = ImmModel(seed=seed, start=1_767_225_600.0)  # any start: the choice of moulds comes first from the seed
+    return {m.name: round(m.cycle_s / m.cavities, 3) for m in model.moulds}
+
+
 @dataclass(frozen=True)
 class DemoFactory:
     credit17: str
@@ -143,12 +161,13 @@ FACTORIES = (
         DemoMachine("cnc-03", "数控车床 1 号", MachineType.cnc_lathe, "cnc_opcua", 13, "沈阳机床", "i5T3",
                     {"轴套": 48.0}))),
     DemoFactory("91370200MA3C4D5E6", "青岛城阳厂区", "注塑车间", "gw-qingdao-imm", (
+        # the moulders' ideal cycle times are per part, one for each mould they run (see moulder_cycle_times)
         DemoMachine("imm-01", "注塑机 1 号 160T", MachineType.injection_moulding, "imm_modbus", 21, "海天", "MA1600",
-                    {"M205 外壳": 32.0}),
+                    moulder_cycle_times(21)),
         DemoMachine("imm-02", "注塑机 2 号 250T", MachineType.injection_moulding, "imm_modbus", 22, "海天", "MA2500",
-                    {"M310 面板": 45.0}),
+                    moulder_cycle_times(22)),
         DemoMachine("imm-03", "注塑机 3 号 120T", MachineType.injection_moulding, "imm_modbus", 23, "伊之密", "UN120A5",
-                    {"M118 卡扣": 18.0}))),
+                    moulder_cycle_times(23)))),
     DemoFactory("91340200MA2T7U8W9", "芜湖经开区厂区", "钣金线", "gw-wuhu-sheet", (
         DemoMachine("laser-01", "光纤激光切割机", MachineType.laser_cutter, "cnc_opcua", 31, "大族激光", "G3015HF",
                     {"机柜侧板": 60.0}),

@@ -16,10 +16,14 @@ at ``ceil(t)`` — every boundary the platform derives lies 0–1 s after the tr
 period"). Times spent in a state can therefore differ from the truth by at most one second per
 boundary inside the planned busy time; that is the tolerance of the availability check.
 
-One known gap is pinned down as an expected failure below: the real OPC UA gateway reports values by
-exception, and the simulated CNC does not change any value during a breakdown or a changeover, so the
-platform sees silence longer than the state rule's offline timeout and turns those stops into
-``offline``.
+Reading by exception: the real OPC UA gateway delivers a value only when it changes, and the simulated CNC
+changes none during a breakdown or a changeover — silence that the platform would take for ``offline`` after
+its state rule's timeout (300 s). So while the session is healthy the gateway re-sends each tag's unchanged
+value every ``republish_s`` seconds, stamped with the current time (:mod:`commonworks.connect.base`).
+``fast_forward(..., by_exception=...)`` reads a machine that way: a tag's value goes out when it differs from
+the last one sent, or when it has gone ``republish_s`` seconds unsent (the period taken from the demo's own
+gateway configuration, as ``commonworks demo`` writes it) — the real gateway's timer checks at least once a
+second, so it re-sends within a second after that, which changes no state.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from commonworks.app import create_app
+from commonworks.connect.config import load_config
 from commonworks.connect.simulators.machines import Activity, CncModel, ImmModel, Transition
 from commonworks.core.settings import Settings
 from commonworks.demo import DEMO_PASSWORD, seed, seed_factories
@@ -174,11 +179,14 @@ def fast_forward(
 ) -> Run:
     """Read the models once a simulated second from SIM_START to ``until``, ingest, run the upkeep.
 
-    Machines named in ``by_exception`` are read as an OPC UA subscription delivers values: only
-    changes; the others as a Modbus poll does: every reading.
+    Machines named in ``by_exception`` are read as the gateway reads an OPC UA subscription: a change, or the
+    unchanged value again once it has gone its device's ``republish_s`` seconds unsent; the others as a Modbus
+    poll does: every reading.
     """
     tokens = json.loads((directory / "credentials.json").read_text())
+    republish_s = demo_republish_s(directory)
     last: dict[str, Any] = {}
+    sent_at: dict[str, int] = {}
     counts_at: dict[str, dict[int, tuple[int, int]]] = {m.key: {} for m in machines}
     for chunk in range(SIM_START, until, INGEST_S):
         batches: dict[str, list[dict[str, Any]]] = {}
@@ -191,8 +199,11 @@ def fast_forward(
                     value = read(snapshot)
                     tag = f"{m.key}.{suffix}"
                     if m.key in by_exception and last.get(tag) == value:
-                        continue
+                        period = republish_s[m.key]
+                        if not period or second - sent_at[tag] < period:
+                            continue  # unchanged, and sent not long ago (or re-sending is off)
                     last[tag] = value
+                    sent_at[tag] = second
                     columns[suffix][0].append(second * MS)
                     columns[suffix][1].append(value)
             batches.setdefault(m.gateway, []).extend(
@@ -217,6 +228,15 @@ def fast_forward(
         listed = client.get("/api/v1/machines", params={"limit": 100}, headers=headers[m.key]).json()["items"]
         ids[m.key] = next(x["id"] for x in listed if x["key"] == m.key)
     return Run(client, headers, ids, machines, counts_at)
+
+
+def demo_republish_s(directory: Path) -> dict[str, float]:
+    """Each demo device's re-send period (0: none), from the gateway configurations the demo wrote."""
+    return {
+        device.name: getattr(device, "republish_s", 0.0)
+        for path in sorted(directory.glob("gw-*.yaml"))
+        for device in load_config(path).devices
+    }
 
 
 @pytest.fixture
@@ -253,10 +273,10 @@ def _states(run: Run, key: str, start: int, end: int) -> list[dict[str, Any]]:
     return response.json()
 
 
-def _kpi(run: Run, key: str) -> dict[str, Any]:
+def _kpi(run: Run, key: str, start: int = DAY, end: int = DAY + 86_400) -> dict[str, Any]:
     response = run.client.get(
         "/api/v1/operations/kpi",
-        params={"start": DAY * MS, "end": (DAY + 86_400) * MS, "machine_id": run.machine_ids[key]},
+        params={"start": start * MS, "end": end * MS, "machine_id": run.machine_ids[key]},
         headers=run.headers[key],
     )
     assert response.status_code == 200, response.text
@@ -389,28 +409,80 @@ def check_seeded_alarm_rules_fire_for_the_breakdowns(day: Run) -> None:
     )
 
 
+def check_the_moulders_effectiveness_counts_parts_not_shots(day: Run) -> None:
+    """imm-01 (seed 21) runs three moulds; its ideal cycle times are per part — shot cycle ÷ cavities — because
+    operations counts parts (good + scrap) and multiplies them by the ideal cycle time:
+
+    ================  ========  ========  ====================
+    mould             shot (s)  cavities  ideal per part (s)
+    ================  ========  ========  ====================
+    M310-GEAR-PA66    26        4         26 / 4 = 6.5
+    M101-CAP-28MM-PP  18        8         18 / 8 = 2.25
+    M412-CRATE-HDPE   55        1         55 / 1 = 55
+    ================  ========  ========  ====================
+
+    The KPI takes the fastest family, 2.25 s. From 14:00 to 21:00 the machine moulds caps (M101) only: a shot
+    takes 18 s × 1.02 on average (cycles vary ±5 %, and 4 % of them are slowed by 1.2–1.8×, 1.5× on average:
+    0.96 × 1 + 0.04 × 1.5 = 1.02) and makes 8 parts, so a part takes 18.36 / 8 = 2.295 s while producing and
+    effectiveness is 2.25 / 2.295 = 0.980. (Per shot, 18 s against a part every 2.3 s, it would read 7.8.)
+    """
+    replay = ImmModel(seed=21, start=SIM_START)  # the same machine again, to ask which mould it ran when
+    moulds = {
+        replay.advance_to(float(t)).mould for t in range(SIM_START, DAY + 21 * 3600 + 1, 60) if t >= DAY + 14 * 3600
+    }
+    assert moulds == {"M101-CAP-28MM-PP"}
+    response = day.client.get("/api/v1/machines", params={"limit": 100}, headers=day.headers["imm-01"])
+    assert response.status_code == 200, response.text
+    [machine] = [m for m in response.json()["items"] if m["key"] == "imm-01"]
+    assert machine["ideal_cycle_times"] == {"M310-GEAR-PA66": 6.5, "M101-CAP-28MM-PP": 2.25, "M412-CRATE-HDPE": 55.0}
+    caps = _kpi(day, "imm-01", DAY + 14 * 3600, DAY + 21 * 3600)
+    assert caps["ideal_cycle_s"] == 2.25 and caps["produced"] > 5000
+    assert caps["effectiveness"] == pytest.approx(2.25 * caps["produced"] / caps["apt_s"], rel=1e-9)
+    assert caps["effectiveness"] == pytest.approx(0.980, abs=0.01)
+    # over the whole day the crates and gears are measured against the caps' 2.25 s (the fastest family): lower,
+    # but never more than 1
+    whole = _kpi(day, "imm-01")
+    assert 0 < whole["effectiveness"] < caps["effectiveness"] <= 1
+
+
 def test_a_simulated_day_shows_up_in_states_kpis_pareto_and_alarms(demo_platform: tuple[TestClient, Any, Path]) -> None:
     client, db, directory = demo_platform
-    day = fast_forward(client, db, directory, demo_machines())  # one run (minutes of work), four sets of checks
+    # one run (minutes of work), four sets of checks; the CNC read as its OPC UA gateway reads it
+    day = fast_forward(client, db, directory, demo_machines(), by_exception=frozenset({"cnc-01"}))
     check_breakdowns_and_changeovers_are_state_intervals_at_the_right_times(day)
     check_kpis_match_the_simulators_log(day)
     check_the_pareto_ranks_the_days_downtime(day)
     check_seeded_alarm_rules_fire_for_the_breakdowns(day)
+    check_the_moulders_effectiveness_counts_parts_not_shots(day)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OPC UA reports by exception and the simulated CNC changes no value while it "
-    "is down or being set up: silence longer than the state rule's offline "
-    "timeout (300 s) is taken for offline. Needs a gateway that re-sends unchanged "
-    "values (or a presence signal) — see the module docstring.",
-)
 def test_cnc_read_by_exception_keeps_its_changeover(demo_platform: tuple[TestClient, Any, Path]) -> None:
+    """cnc-01 read as its gateway really reads it (by exception, unchanged values re-sent every minute): its
+    18-minute changeover before lunch — not one value changes in it — stays ``setup``, not ``offline``."""
     client, db, directory = demo_platform
+    assert demo_republish_s(directory)["cnc-01"] == 60.0  # the demo's OPC UA devices, by default
     [cnc] = [m for m in demo_machines() if m.key == "cnc-01"]
     until = DAY + 12 * 3600  # the morning: a changeover from 11:41:22 to 12:00 (18 min without a new value)
     run = fast_forward(client, db, directory, [cnc], until=until, by_exception=frozenset({"cnc-01"}))
-    setups = [(s["start_ms"], s["end_ms"]) for s in _states(run, "cnc-01", SIM_START, until) if s["state"] == "setup"]
+    states = _states(run, "cnc-01", SIM_START, until)
+    setups = [(s["start_ms"], s["end_ms"]) for s in states if s["state"] == "setup"]
     truth = truth_intervals(list(cnc.model.transitions), until, on_grid=True)
     assert [(a, b) for a, b, state in truth if state == "setup"] == [(sample_time(DAY + 42_082.476), until * MS)]
     assert setups == [(a, b) for a, b, state in truth if state == "setup"]
+    # and the whole morning is what a reading every second sees: never offline
+    assert [(s["start_ms"], s["end_ms"], s["state"]) for s in states] == truth
+
+
+def test_demo_moulders_ideal_cycle_times_are_per_part() -> None:
+    """The worked example in :func:`commonworks.demo.moulder_cycle_times`, and every demo moulder by the same rule."""
+    import doctest
+
+    import commonworks.demo as demo
+
+    result = doctest.testmod(demo)
+    assert result.attempted >= 1 and result.failed == 0
+    for factory in demo.FACTORIES:
+        for machine in factory.machines:
+            if machine.simulator == "imm_modbus":
+                moulds = ImmModel(seed=machine.seed, start=SIM_START).moulds
+                assert machine.cycle_times == {m.name: m.cycle_s / m.cavities for m in moulds}, machine.key

@@ -8,6 +8,16 @@ back-off until ``stop`` is set. Between reads it awaits :meth:`Connector.room`, 
 returns at once unless the gateway's disk stage is behind (backpressure: the connector then
 reads later instead of the gateway dropping what it read). ``diagnostics()`` feeds the
 gateway's status endpoint.
+
+Re-sending unchanged values (``republish_s``, off unless a connector is given a period): a
+device read by exception (an OPC UA subscription, MQTT JSON) sends nothing while nothing
+changes, and the platform cannot tell that silence from a dead connection — it takes a gap
+longer than its offline timeout for ``offline``. So while :meth:`Connector.alive` says the
+connection is healthy, the last value of each tag that has not been sent for ``republish_s``
+seconds is sent again, stamped with the current time (on the device's clock where the
+connector knows its offset, and always after the value it repeats). Nothing is re-sent for
+a device that is unavailable, nor for a tag whose last sample was a stale marker (bad
+quality, a lost connection): silence from a dead connection still reads as offline.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from commonworks.connect.samples import Block, Sample
+from commonworks.connect.samples import Block, Sample, Value
 
 Emit = Callable[[Sequence[Sample]], None]
 """Hands samples (a list or a :class:`Block`) to the gateway; non-blocking, called from the gateway's event loop."""
@@ -68,7 +78,7 @@ class Connector(ABC):
 
     protocol: str = "?"
 
-    def __init__(self, name: str, emit: Emit, tag_keys: Sequence[str]) -> None:
+    def __init__(self, name: str, emit: Emit, tag_keys: Sequence[str], *, republish_s: float = 0.0) -> None:
         self.name = name
         self.emit = emit
         self.tag_keys = list(tag_keys)
@@ -82,6 +92,12 @@ class Connector(ABC):
         self.last_error: str | None = None
         self._unavailable_logged = False
         self.backpressure: Backpressure | None = None  # set by the gateway
+        self.republish_s = republish_s  # 0 = never re-send unchanged values
+        self.republished = 0
+        self.clock_offset_ms = 0  # the device's clock minus the gateway's, where the connector can tell
+        # tag → (monotonic time it was last sent, its timestamp, its value), least recently sent first
+        self._held: dict[str, tuple[float, int, Value]] = {}
+        self._republish_failed = False
 
     @abstractmethod
     async def session(self, stop: asyncio.Event) -> None:
@@ -89,21 +105,33 @@ class Connector(ABC):
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run sessions until ``stop``; each failure marks the device unavailable and backs off."""
-        while not stop.is_set():
-            try:
-                await self.session(stop)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a device fault must never end the gateway
-                self.errors += 1
-                self.mark_unavailable(f"{type(exc).__name__}: {exc}")
-            if stop.is_set():
-                break
-            delay = self.backoff.next_delay()
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                self.reconnects += 1
+        republisher = asyncio.create_task(self._republish_loop()) if self.republish_s > 0 else None
+        try:
+            while not stop.is_set():
+                try:
+                    await self.session(stop)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a device fault must never end the gateway
+                    self.errors += 1
+                    self.mark_unavailable(f"{type(exc).__name__}: {exc}")
+                if stop.is_set():
+                    break
+                delay = self.backoff.next_delay()
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                except TimeoutError:
+                    self.reconnects += 1
+        finally:
+            if republisher is not None:
+                await cancel_all([republisher])
+
+    def alive(self) -> bool:
+        """True while the device's connection is known to be healthy: what re-sending unchanged values needs.
+
+        By default that is :attr:`available`; a connector that sees its session's keep-alives narrows it.
+        """
+        return self.available
 
     def held_back(self) -> bool:
         """True while the gateway wants this connector to wait before it reads more (see :meth:`room`)."""
@@ -124,7 +152,70 @@ class Connector(ABC):
         newest = max(samples.ts) if isinstance(samples, Block) else max(s.ts for s in samples)
         if self.last_value_ms is None or newest > self.last_value_ms:
             self.last_value_ms = newest
+        if self.republish_s > 0:
+            self._hold(samples)
         self.emit(samples)
+
+    # -- re-sending unchanged values -------------------------------------------------------------
+
+    def _hold(self, samples: Sequence[Sample]) -> None:
+        """Remember each tag's newest value (a stale marker forgets it), most recently sent last."""
+        sent = time.monotonic()
+        held = self._held
+        forget = held.pop  # and re-insert at the end: the dict stays in the order the tags were sent
+        if isinstance(samples, Block):
+            for tag, ts, value in zip(samples.tags, samples.ts, samples.values, strict=True):
+                forget(tag, None)
+                if value is not None:
+                    held[tag] = (sent, ts, value)
+            return
+        for sample in samples:  # the per-value path of OPC UA and MQTT: kept lean
+            tag, value = sample.tag, sample.value
+            forget(tag, None)
+            if value is not None:
+                held[tag] = (sent, sample.ts, value)
+
+    def republish_due(self) -> int:
+        """Send again every held value not sent for ``republish_s`` seconds, if the device is alive; returns how many.
+
+        Each is stamped with the current time on the device's clock (the gateway's plus :attr:`clock_offset_ms`),
+        and never at or before the timestamp of the value it repeats. Nothing is sent while the gateway holds its
+        devices back (the values wait for the next tick).
+        """
+        if not self._held or not self.alive() or self.held_back():
+            return 0
+        now = time.monotonic()
+        cutoff = now - self.republish_s
+        due: list[tuple[str, int, Value]] = []
+        for tag, (sent, ts, value) in self._held.items():
+            if sent > cutoff:
+                break  # the rest were sent more recently
+            due.append((tag, ts, value))
+        if not due:
+            return 0
+        wall = now_ms() + self.clock_offset_ms
+        tags, stamps, values = [], [], []
+        for tag, ts, value in due:
+            stamp = max(wall, ts + 1)
+            del self._held[tag]
+            self._held[tag] = (now, stamp, value)
+            tags.append(tag)
+            stamps.append(stamp)
+            values.append(value)
+        self.republished += len(tags)
+        self.emit(Block(tags, stamps, values))
+        return len(tags)
+
+    async def _republish_loop(self) -> None:
+        tick = min(1.0, self.republish_s / 4)
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                self.republish_due()
+            except Exception:  # never end re-sending over one bad tick; say so once
+                if not self._republish_failed:
+                    self._republish_failed = True
+                    self.log.exception("%s: re-sending unchanged values failed", self.name)
 
     def mark_available(self) -> None:
         if not self.available and self._unavailable_logged:
@@ -141,6 +232,11 @@ class Connector(ABC):
         if not self._unavailable_logged:
             self.log.warning("%s is unavailable: %s", self.name, reason)
             self._unavailable_logged = True
+        if tags is None:
+            self._held.clear()
+        else:
+            for tag in tags:
+                self._held.pop(tag, None)
         if was_available:
             ts = now_ms()
             self.emit([Sample(tag=t, ts=ts, value=None) for t in (tags if tags is not None else self.tag_keys)])
@@ -156,4 +252,6 @@ class Connector(ABC):
             "last_value_ms": self.last_value_ms,
             "last_error": self.last_error,
             "tags": len(self.tag_keys),
+            "republish_s": self.republish_s,
+            "republished": self.republished,
         }

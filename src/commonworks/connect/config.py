@@ -19,6 +19,10 @@ imports asyncua. Each protocol module exposes ``DEVICE_CONFIG`` (a pydantic mode
 with ``from_config(config, emit)``). Other connectors (tests, site-specific ones) join with
 :func:`register_protocol`.
 
+Devices read by exception (``opcua``, ``mqtt_json``) take ``republish_s`` (:data:`RepublishSeconds`): how long a
+tag's unchanged value goes unsent before the gateway sends it again while the device's connection is healthy, so
+that a machine standing still is not taken for offline (see :mod:`commonworks.connect.base`); 0 turns it off.
+
 Tag keys must be unique across devices. They are found on a device config as a
 ``tag_keys()`` method or as a ``tags`` list whose items have a ``key``; protocols whose tags
 are discovered at run time (Sparkplug) have neither and are checked when they connect.
@@ -27,14 +31,15 @@ are discovered at run time (Sparkplug) have neither and are checked when they co
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from commonworks.connect.protocol import GATEWAY_TOKEN_PREFIX, MAX_BATCH_SAMPLES
 
@@ -45,6 +50,38 @@ PROTOCOLS: dict[str, str] = {
     "sparkplug": "commonworks.connect.sparkplug.host",
 }
 """Protocol name (the ``protocol:`` of a device) → module exposing ``DEVICE_CONFIG`` and ``CONNECTOR``."""
+
+REPUBLISH_DEFAULT_S = 60.0
+"""Default ``republish_s`` of an OPC UA device: well under the platform's offline timeout (300 s by default)."""
+REPUBLISH_MIN_S = 0.1
+REPUBLISH_MAX_S = 3600.0
+
+
+def _republish_seconds(value: Any) -> float:
+    """Check ``republish_s``: 0 (off) or a number of seconds from 0.1 to 3600; a string or a bool is refused.
+
+    >>> _republish_seconds(60), _republish_seconds(0), _republish_seconds(2.5)
+    (60.0, 0.0, 2.5)
+    """
+    hint = f"0 turns re-sending off, or a number of seconds from {REPUBLISH_MIN_S:g} to {REPUBLISH_MAX_S:g}, e.g. 60"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number of seconds, not {value!r} ({hint})")
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a finite number of seconds, not {value!r} ({hint})")
+    if seconds < 0:
+        raise ValueError(f"cannot be negative, got {value!r} ({hint})")
+    if 0 < seconds < REPUBLISH_MIN_S or seconds > REPUBLISH_MAX_S:
+        raise ValueError(f"{value!r} is out of range ({hint})")
+    return seconds
+
+
+RepublishSeconds = Annotated[
+    float,
+    BeforeValidator(_republish_seconds),
+    Field(description="re-send a tag's unchanged value after this many seconds while the device is connected; 0 = off"),
+]
+"""The ``republish_s`` option of a device that reports by exception (validated with a message that says what fits)."""
 
 # Topic- and batch-id-safe: no MQTT wildcards, no '/', no ':' (the batch id separator).
 _GATEWAY_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -88,16 +125,18 @@ class PlatformConfig(_Strict):
     transport: Literal["http", "mqtt"] = "http"
     url: str = Field(description="http(s)://host[:port] of the platform, or mqtt(s)://host:port of its broker")
     token: str = Field(description="the gateway's credential issued by the platform (cwg_…)")
-    max_in_flight: int | None = Field(default=None, ge=1, le=64,
-                                      description="batches awaiting an ack at once (default: http 1, mqtt 8)")
+    max_in_flight: int | None = Field(
+        default=None, ge=1, le=64, description="batches awaiting an ack at once (default: http 1, mqtt 8)"
+    )
     timeout_s: float = Field(default=30.0, gt=0, le=600, description="how long to wait for a batch's ack")
 
     @field_validator("token")
     @classmethod
     def _token_prefix(cls, token: str) -> str:
         if not token.startswith(GATEWAY_TOKEN_PREFIX) or len(token) <= len(GATEWAY_TOKEN_PREFIX):
-            raise ValueError(f"a gateway token starts with {GATEWAY_TOKEN_PREFIX!r}; "
-                             "issue one for this gateway on the platform")
+            raise ValueError(
+                f"a gateway token starts with {GATEWAY_TOKEN_PREFIX!r}; issue one for this gateway on the platform"
+            )
         return token
 
     @field_validator("url")
@@ -163,8 +202,9 @@ class GatewayConfig(BaseModel):
     source: str = "<config>"
 
     @classmethod
-    def from_dict(cls, data: Any, *, source: str = "<config>", base_dir: Path | None = None,
-                  devices: bool = True) -> GatewayConfig:
+    def from_dict(
+        cls, data: Any, *, source: str = "<config>", base_dir: Path | None = None, devices: bool = True
+    ) -> GatewayConfig:
         """Validate a parsed document; raises :class:`ConfigError` naming the first bad field.
 
         ``devices=False`` checks only the gateway section (for tools that need not load protocols).
@@ -207,15 +247,15 @@ def load_config(path: str | Path, *, devices: bool = True) -> GatewayConfig:
 def _validate_device(source: str, index: int, raw: dict[str, Any]) -> Any:
     protocol = raw.get("protocol")
     if not isinstance(protocol, str):
-        raise ConfigError(source, f"devices.{index}.protocol",
-                          f"required; one of {', '.join(sorted(PROTOCOLS))}")
+        raise ConfigError(source, f"devices.{index}.protocol", f"required; one of {', '.join(sorted(PROTOCOLS))}")
     try:
         module = load_protocol(protocol)
     except LookupError as exc:
         raise ConfigError(source, f"devices.{index}.protocol", str(exc.args[0])) from None
     except ImportError as exc:
-        raise ConfigError(source, f"devices.{index}.protocol",
-                          f"protocol {protocol!r} is not available here: {exc}") from None
+        raise ConfigError(
+            source, f"devices.{index}.protocol", f"protocol {protocol!r} is not available here: {exc}"
+        ) from None
     try:
         return module.DEVICE_CONFIG.model_validate(raw)
     except ValidationError as exc:
@@ -243,13 +283,15 @@ def _check_unique(source: str, devices: list[Any]) -> None:
     for index, device in enumerate(devices):
         name = device.name
         if name in names:
-            raise ConfigError(source, f"devices.{index}.name",
-                              f"device name {name!r} is already used by devices.{names[name]}")
+            raise ConfigError(
+                source, f"devices.{index}.name", f"device name {name!r} is already used by devices.{names[name]}"
+            )
         names[name] = index
         for field, key in device_tag_keys(device):
             if key in tags:
-                raise ConfigError(source, f"devices.{index}.{field}",
-                                  f"tag key {key!r} is already used by device {tags[key]!r}")
+                raise ConfigError(
+                    source, f"devices.{index}.{field}", f"tag key {key!r} is already used by device {tags[key]!r}"
+                )
             tags[key] = name
 
 

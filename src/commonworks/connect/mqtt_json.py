@@ -29,6 +29,13 @@ Not supported: a payload that is a JSON array (one object per message), field na
 contain dots, epoch seconds (a 10-digit number is read as milliseconds), wildcards in the
 middle of a placeholder level, MQTT 5 features.
 
+Re-sending unchanged values (``republish_s``, see :mod:`commonworks.connect.base`) is off by default here: a
+healthy connection to the broker says nothing about the machine behind it, so re-sending would keep a machine that
+died silently looking alive. Turn it on (e.g. ``republish_s: 60``) only for devices that publish on change and
+announce their own death on the mapped fields — a last will (MQTT LWT) whose payload sets them to JSON ``null``
+(a stale marker). Nothing is re-sent while the broker connection is down, nor for a tag whose last value was
+``null``.
+
 Malformed JSON, missing fields, values of the wrong kind and bad timestamps are counted in
 :meth:`MqttJsonConnector.diagnostics` and logged once per topic; they never end the
 connector. A missing or unreadable timestamp does not drop the values: they are kept with
@@ -56,6 +63,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from commonworks.connect.base import Connector, Emit, now_ms
+from commonworks.connect.config import RepublishSeconds
 from commonworks.connect.samples import MAX_TAG_KEY_LENGTH, TAG_KEY_RE, Sample, Value
 
 _NOT_TAG_CHARS = re.compile(r"[^a-z0-9_.-]+")
@@ -271,6 +279,7 @@ class MqttJsonConfig(MqttBrokerConfig):
     name: str = Field(min_length=1)
     subscriptions: list[JsonSubscription] = Field(min_length=1)
     qos: Literal[0, 1, 2] = 1
+    republish_s: RepublishSeconds = 0.0  # off: the broker's health is not the device's (see the module docstring)
 
 
 # ------------------------------------------------------------------------ the connector
@@ -332,7 +341,7 @@ class MqttJsonConnector(Connector):
     protocol = "mqtt_json"
 
     def __init__(self, config: MqttJsonConfig, emit: Emit) -> None:
-        super().__init__(config.name, emit, [])
+        super().__init__(config.name, emit, [], republish_s=config.republish_s)
         self.config = config
         self._subscriptions = [
             _Compiled(

@@ -9,7 +9,12 @@ integer, DateTime an ISO-8601 string; a Bad status becomes a stale marker. Times
 server timestamp, else the gateway clock (epoch ms). Every session uses a NEW client (reusing one after a lost
 connection can hang); a lost connection is noticed by asyncua's connection supervisor, a bad subscription status or
 our own watchdog read of ``Server/ServerStatus/CurrentTime`` every ``watchdog_s``, and the session then raises so the
-base class marks the device unavailable and reconnects with back-off. :func:`browse` walks a server's address space
+base class marks the device unavailable and reconnects with back-off. A subscription reports by exception, so
+a machine standing still (down, being set up) would send nothing and the platform would take it for offline: while
+publish responses (values or keep-alives) keep arriving, each tag's unchanged value is sent again every
+``republish_s`` seconds (60 by default, 0 = off), stamped with the server's current time (the gateway clock
+corrected by the offset of ``CurrentTime``, read with the watchdog); never after a Bad status or a lost connection
+(see :mod:`commonworks.connect.base`). :func:`browse` walks a server's address space
 and :func:`write_tag_map` writes the result as a ready ``tags:`` list. Not supported: message security (Sign,
 SignAndEncrypt) and certificates, events and alarms & conditions, history reads, arrays and structures (counted and
 logged once per tag), writes and method calls.
@@ -22,6 +27,7 @@ import contextlib
 import enum
 import math
 import re
+import time
 import uuid
 import zlib
 from collections.abc import Iterable, Sequence
@@ -36,6 +42,7 @@ from asyncua.common.subscription import DataChangeEvent, StatusChangeEvent, Subs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from commonworks.connect.base import Connector, Emit, cancel_all, now_ms
+from commonworks.connect.config import REPUBLISH_DEFAULT_S, RepublishSeconds
 from commonworks.connect.samples import MAX_TAG_KEY_LENGTH, TAG_KEY_RE, Sample, TagKey, Value
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,6 +51,7 @@ _MAX_PER_PUBLISH = 10_000
 _QUEUE_SIZE = 10 * _MAX_PER_PUBLISH
 _QUEUED_PUBLISHES = 4  # a monitored item's server-side queue holds this many publishing intervals of samples
 _MAX_QUEUE = 100
+_KEEPALIVE_MARGIN = 1.5  # a subscription without a publish response for 1.5 keep-alive periods is not healthy
 
 
 def parse_node_id(text: str) -> ua.NodeId:
@@ -85,6 +93,7 @@ class OpcUaDeviceConfig(BaseModel):
     publishing_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
     timeout_s: float = Field(default=4.0, gt=0, le=120, description="per request")
     watchdog_s: float = Field(default=5.0, gt=0, le=300, description="server liveness check interval")
+    republish_s: RepublishSeconds = REPUBLISH_DEFAULT_S
     tags: list[OpcUaTag] = Field(min_length=1)
 
     @field_validator("endpoint")
@@ -187,13 +196,16 @@ class OpcUaConnector(Connector):
     protocol = "opcua"
 
     def __init__(self, config: OpcUaDeviceConfig, emit: Emit) -> None:
-        super().__init__(config.name, emit, [t.key for t in config.tags])
+        super().__init__(config.name, emit, [t.key for t in config.tags], republish_s=config.republish_s)
         self.config = config
         self.sessions = 0  # asyncua Clients created: one per session, never reused
         self.subscribed = 0
         self.rejected: dict[str, str] = {}  # tag key → why the server refused it (last session)
         self.unsupported = 0
         self._logged_tags: set[str] = set()
+        self._subscription: Subscription | None = None  # while a session's subscription is up
+        self._lost: asyncio.Event | None = None
+        self._heard_at: float | None = None  # monotonic time of the last proof that the session works
 
     @classmethod
     def from_config(cls, config: OpcUaDeviceConfig, emit: Emit) -> Connector:
@@ -230,12 +242,14 @@ class OpcUaConnector(Connector):
                 self._subscription_parameters(), None, queue_maxsize=_QUEUE_SIZE
             )
             keys_by_node = await self._subscribe(client, subscription)
+            current_time = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_CurrentTime))
+            await self._read_server_clock(current_time)
+            self._subscription, self._lost = subscription, lost
             self.mark_available()  # reachable and subscribed, even before the first value arrives
             consumer = asyncio.create_task(self._consume(subscription, keys_by_node, lost, reason))
             stopper = asyncio.create_task(stop.wait())
             lost_waiter = asyncio.create_task(lost.wait())
             tasks = [consumer, stopper, lost_waiter]
-            current_time = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_CurrentTime))
             while True:
                 done, _ = await asyncio.wait(tasks, timeout=cfg.watchdog_s, return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
@@ -246,11 +260,37 @@ class OpcUaConnector(Connector):
                     consumer.result()
                     raise ConnectionError(f"subscription ended ({'; '.join(reason) or 'no reason given'})")
                 # Nothing happened for a while: ask the server for its clock to prove it is still there.
-                await asyncio.wait_for(current_time.read_value(), timeout=cfg.timeout_s)
+                await self._read_server_clock(current_time)
         finally:
+            self._subscription = self._lost = None  # nothing is re-sent from here on
             await cancel_all(tasks)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), timeout=cfg.timeout_s)
+
+    async def _read_server_clock(self, current_time: Any) -> None:
+        """Read the server's ``CurrentTime``: proof that the session works, and the offset of the server's clock."""
+        before = now_ms()
+        value = await asyncio.wait_for(current_time.read_value(), timeout=self.config.timeout_s)
+        after = now_ms()
+        self._heard_at = time.monotonic()
+        if isinstance(value, datetime):
+            server_ms = (value if value.tzinfo else value.replace(tzinfo=UTC)) - _EPOCH
+            if server_ms > timedelta(days=365 * 30):  # a server without a clock answers 1601 or 1970: keep ours
+                self.clock_offset_ms = server_ms // _MS - (before + after) // 2
+
+    def alive(self) -> bool:
+        """Subscribed, the connection not lost, and a publish response (values or a keep-alive) received within
+        1.5 keep-alive periods — the margin asyncua's own stale-subscription check uses."""
+        subscription, lost = self._subscription, self._lost
+        if not self.available or subscription is None or lost is None or lost.is_set():
+            return False
+        # asyncua ≥ 2 stamps every publish response; before that, our own proofs of life are all there is
+        heard = getattr(subscription, "last_publish_at", self._heard_at)
+        if heard is None:
+            return False
+        params = subscription.parameters
+        keepalive_s = params.RequestedPublishingInterval * max(1, params.RequestedMaxKeepAliveCount or 1) / 1000
+        return time.monotonic() - heard <= max(1.0, _KEEPALIVE_MARGIN * keepalive_s)
 
     def _subscription_parameters(self) -> ua.CreateSubscriptionParameters:
         # A keep-alive every ~10 s when nothing changes (asyncua's default asks for one per 45 min); the lifetime
@@ -328,6 +368,7 @@ class OpcUaConnector(Connector):
         # Events already queued are taken without suspending, so one flush scheduled on the first event of a burst
         # runs after the whole burst: one emit per publish response instead of one per value.
         async for event in subscription:
+            self._heard_at = time.monotonic()
             if isinstance(event, DataChangeEvent):
                 keys = keys_by_node.get(event.node.nodeid)
                 if not keys:
@@ -369,6 +410,7 @@ class OpcUaConnector(Connector):
             subscribed=self.subscribed,
             rejected=dict(self.rejected),
             unsupported_values=self.unsupported,
+            clock_offset_ms=self.clock_offset_ms,
         )
         return info
 
