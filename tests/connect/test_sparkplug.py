@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import itertools
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -167,6 +168,33 @@ def test_host_falls_back_to_payload_time_and_honours_explicit_tags() -> None:
         Sample("pb1.strokes", 1200, 11), Sample("n1.press_1.temp_c", 1150, -3),
     ]
     assert host._outbox == []  # nothing was out of order
+
+
+def test_host_resends_unchanged_values_while_the_node_lives_and_never_after_its_death() -> None:
+    """Sparkplug reports by exception: a press standing still sends nothing, yet its values hold
+    until the node or device dies — so they are re-sent (after ``republish_s``) until then."""
+    samples: list[Sample] = []
+    host = SparkplugHostConnector(host_config(republish_s=0.1), samples.extend)
+    host.available = True  # as when its MQTT session is up
+    host.handle_message("spBv1.0/g/NBIRTH/n1", encode_payload(
+        [Metric(name="bdSeq", datatype=DataType.Int64, value=3),
+         Metric(name="Line Speed", datatype=DataType.Double, value=1.5, alias=1)], timestamp=900, seq=0))
+    host.handle_message("spBv1.0/g/DBIRTH/n1/Press 1", encode_payload(
+        [Metric(name="Strokes", datatype=DataType.UInt64, value=10, alias=10)], timestamp=1100, seq=1))
+    assert host.republish_due() == 0  # not yet: sent just now
+    time.sleep(0.15)
+    assert host.republish_due() == 2
+    again = {s.tag: s for s in samples[2:]}
+    assert {t: s.value for t, s in again.items()} == {"n1.line_speed": 1.5, "n1.press_1.strokes": 10}
+    assert all(s.ts > 1100 for s in again.values())  # stamped now, after the values they repeat
+    host.handle_message("spBv1.0/g/DDEATH/n1/Press 1", encode_payload([], timestamp=2000, seq=2))
+    time.sleep(0.15)
+    assert host.republish_due() == 1  # the node's own metric only: the press is dead
+    assert samples[-1].tag == "n1.line_speed"
+    host.handle_message("spBv1.0/g/NDEATH/n1", encode_payload(
+        [Metric(name="bdSeq", datatype=DataType.Int64, value=3)], timestamp=900))
+    time.sleep(0.15)
+    assert host.republish_due() == 0 and samples[-1] == Sample("n1.line_speed", samples[-1].ts, None)
 
 
 def test_host_requests_rebirth_for_data_before_birth_at_most_once_per_interval() -> None:

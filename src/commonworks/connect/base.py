@@ -28,6 +28,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Protocol
 
 from commonworks.connect.samples import Block, Sample, Value
@@ -95,7 +96,7 @@ class Connector(ABC):
         self.republish_s = republish_s  # 0 = never re-send unchanged values
         self.republished = 0
         self.clock_offset_ms = 0  # the device's clock minus the gateway's, where the connector can tell
-        # tag → (monotonic time it was last sent, its timestamp, its value), least recently sent first
+        # tag → (monotonic time it was last sent, its timestamp, its value; None after a stale marker)
         self._held: dict[str, tuple[float, int, Value]] = {}
         self._republish_failed = False
 
@@ -159,21 +160,18 @@ class Connector(ABC):
     # -- re-sending unchanged values -------------------------------------------------------------
 
     def _hold(self, samples: Sequence[Sample]) -> None:
-        """Remember each tag's newest value (a stale marker forgets it), most recently sent last."""
+        """Remember each tag's newest value and when it was sent (a stale marker's ``None`` is never re-sent).
+
+        A block (hundreds of Sparkplug metrics per message) is taken in one ``dict.update``: no Python step per
+        sample on the hot path; :meth:`republish_due` scans the few thousand tags once per tick instead.
+        """
         sent = time.monotonic()
-        held = self._held
-        forget = held.pop  # and re-insert at the end: the dict stays in the order the tags were sent
         if isinstance(samples, Block):
-            for tag, ts, value in zip(samples.tags, samples.ts, samples.values, strict=True):
-                forget(tag, None)
-                if value is not None:
-                    held[tag] = (sent, ts, value)
+            self._held.update(zip(samples.tags, zip(repeat(sent), samples.ts, samples.values)))  # noqa: B905 - repeat() is endless
             return
+        held = self._held
         for sample in samples:  # the per-value path of OPC UA and MQTT: kept lean
-            tag, value = sample.tag, sample.value
-            forget(tag, None)
-            if value is not None:
-                held[tag] = (sent, sample.ts, value)
+            held[sample.tag] = (sent, sample.ts, sample.value)
 
     def republish_due(self) -> int:
         """Send again every held value not sent for ``republish_s`` seconds, if the device is alive; returns how many.
@@ -186,18 +184,14 @@ class Connector(ABC):
             return 0
         now = time.monotonic()
         cutoff = now - self.republish_s
-        due: list[tuple[str, int, Value]] = []
-        for tag, (sent, ts, value) in self._held.items():
-            if sent > cutoff:
-                break  # the rest were sent more recently
-            due.append((tag, ts, value))
+        due = [(tag, ts, value) for tag, (sent, ts, value) in self._held.items()
+               if sent <= cutoff and value is not None]
         if not due:
             return 0
         wall = now_ms() + self.clock_offset_ms
         tags, stamps, values = [], [], []
         for tag, ts, value in due:
             stamp = max(wall, ts + 1)
-            del self._held[tag]
             self._held[tag] = (now, stamp, value)
             tags.append(tag)
             stamps.append(stamp)

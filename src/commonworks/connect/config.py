@@ -19,7 +19,7 @@ imports asyncua. Each protocol module exposes ``DEVICE_CONFIG`` (a pydantic mode
 with ``from_config(config, emit)``). Other connectors (tests, site-specific ones) join with
 :func:`register_protocol`.
 
-Devices read by exception (``opcua``, ``mqtt_json``) take ``republish_s`` (:data:`RepublishSeconds`): how long a
+Devices read by exception (``opcua``, ``sparkplug``, ``mqtt_json``) take ``republish_s`` (:data:`RepublishSeconds`): how long a
 tag's unchanged value goes unsent before the gateway sends it again while the device's connection is healthy, so
 that a machine standing still is not taken for offline (see :mod:`commonworks.connect.base`); 0 turns it off.
 

@@ -83,6 +83,7 @@ from gmqtt.mqtt.constants import MQTTv311
 from pydantic import Field, field_validator, model_validator
 
 from commonworks.connect.base import Connector, Emit, now_ms
+from commonworks.connect.config import REPUBLISH_DEFAULT_S, RepublishSeconds
 from commonworks.connect.mqtt_json import MqttBrokerConfig, normalize_tag_key, parse_mqtt_url
 from commonworks.connect.samples import Block, Sample
 from commonworks.connect.sparkplug.codec import (
@@ -138,6 +139,7 @@ class SparkplugHostConfig(MqttBrokerConfig):
         default_factory=dict, description="'group/edge_node/device/metric' (device empty for node metrics) → tag"
     )
     rebirth_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    republish_s: RepublishSeconds = REPUBLISH_DEFAULT_S
 
     @field_validator("host_id")
     @classmethod
@@ -281,7 +283,7 @@ class SparkplugHostConnector(Connector):
     protocol = "sparkplug"
 
     def __init__(self, config: SparkplugHostConfig, emit: Emit) -> None:
-        super().__init__(config.name, emit, sorted(set(config.tags.values())))
+        super().__init__(config.name, emit, sorted(set(config.tags.values())), republish_s=config.republish_s)
         self.config = config
         self.state_topic = f"{NAMESPACE}/STATE/{config.host_id}"
         self._device_template = config.tag_template
@@ -718,7 +720,10 @@ class SparkplugHostConnector(Connector):
 
     def _emit_stale(self, tags: list[str], ts: int) -> None:
         if tags:
-            self.emit([Sample(tag, ts, None) for tag in tags])
+            samples = [Sample(tag, ts, None) for tag in tags]
+            if self.republish_s > 0:
+                self._hold(samples)  # a dead node's last values are not re-sent
+            self.emit(samples)
 
     def _refresh_tag_keys(self) -> None:
         keys = set(self.config.tags.values())
