@@ -122,25 +122,54 @@ class DemoMachine:
     seed: int
     manufacturer: str
     model: str
-    cycle_times: dict[str, float]
+    cycle_times: dict[str, float]  # ideal cycle time per part, by the value of the part tag
+
+    @property
+    def part_tag(self) -> str:
+        """The key of the tag that names the part being made: the CNC's program, the moulder's mould number."""
+        return f"{self.key}.{PART_TAGS[self.simulator]}"
+
+
+PART_TAGS = {"cnc_opcua": "program_name", "imm_modbus": "mould_number"}
+IDEAL_SHARE = 0.9
+"""Demo ideal cycle times are this share of the simulator's nominal cycle: a machine at its best runs a little
+faster than the cycle it is programmed for on average (cycles vary by ±5 %, and one in 25 is slowed by a jam or a
+re-clamp), so its effectiveness reads about 0.9 / 1.02 ≈ 0.88 — realistic, and never above 1."""
+
+
+def cnc_cycle_times(seed: int) -> dict[str, float]:
+    """Ideal cycle time (s) of each program the simulated CNC ``seed`` runs, by program name: the nominal cycle
+    of its own variant of the program (the catalogue's within ±15 %) × :data:`IDEAL_SHARE`. Worked example: seed
+    11 runs O3005-BRACKET at 76.96 s (the catalogue's 70 s × 1.099) → 0.9 × 76.96 = 69.3 s, O2010-HOUSING at
+    281.83 s → 253.6 s and O1002-SHAFT at 158.50 s → 142.7 s.
+
+    >>> cnc_cycle_times(11)
+    {'O3005-BRACKET': 69.3, 'O2010-HOUSING': 253.6, 'O1002-SHAFT': 142.7}
+    """
+    from commonworks.connect.simulators.machines import CncModel
+
+    model = CncModel(seed=seed, start=1_767_225_600.0)  # any start: the programs come first from the seed
+    return {p.name: round(IDEAL_SHARE * p.cycle_s, 1) for p in model.programs}
 
 
 def moulder_cycle_times(seed: int) -> dict[str, float]:
-    """Ideal cycle time per part (s) of each mould the simulated moulder ``seed`` runs: shot cycle ÷ cavities.
+    """Ideal cycle time per part (s) of each mould the simulated moulder ``seed`` runs, by mould number (what its
+    ``mould_number`` register says: M310-… → 310): shot cycle ÷ cavities × :data:`IDEAL_SHARE`.
 
     Operations counts a moulder's parts (good + scrap, one per cavity and shot) and multiplies them by the ideal
-    cycle time per part; a shot cycle there would inflate effectiveness by the number of cavities. The moulds a
-    simulated moulder runs depend on its seed alone, so they are read from the simulator itself. Worked example:
-    seed 21 runs M310-GEAR-PA66 (26 s a shot, 4 cavities → 6.5 s a part), M101-CAP-28MM-PP (18 s, 8 → 2.25 s) and
-    M412-CRATE-HDPE (55 s, 1 → 55 s).
+    cycle time per part of the mould in the machine; a shot cycle there would inflate effectiveness by the number
+    of cavities. The moulds a simulated moulder runs depend on its seed alone, so they are read from the simulator
+    itself. Worked example: seed 21 runs M310-GEAR-PA66 (26 s a shot, 4 cavities → 6.5 s a part → 5.85 s ideal),
+    M101-CAP-28MM-PP (18 s, 8 → 2.25 s → 2.025 s) and M412-CRATE-HDPE (55 s, 1 → 55 s → 49.5 s).
 
     >>> moulder_cycle_times(21)
-    {'M310-GEAR-PA66': 6.5, 'M101-CAP-28MM-PP': 2.25, 'M412-CRATE-HDPE': 55.0}
+    {'310': 5.85, '101': 2.025, '412': 49.5}
     """
+    from commonworks.connect.simulators.imm_modbus import _mould_number
     from commonworks.connect.simulators.machines import ImmModel
 
     model = ImmModel(seed=seed, start=1_767_225_600.0)  # any start: the choice of moulds comes first from the seed
-    return {m.name: round(m.cycle_s / m.cavities, 3) for m in model.moulds}
+    return {str(_mould_number(m.name)): round(IDEAL_SHARE * m.cycle_s / m.cavities, 3) for m in model.moulds}
 
 
 @dataclass(frozen=True)
@@ -153,15 +182,16 @@ class DemoFactory:
 
 
 FACTORIES = (
+    # ideal cycle times per program (CNC) or mould number (moulder), read from the simulators (see cnc_cycle_times,
+    # moulder_cycle_times); each machine's part tag says which one is in the machine
     DemoFactory("91340100MA2N0C0Q0", "合肥高新区厂区", "机加一线", "gw-hefei-cnc", (
         DemoMachine("cnc-01", "立式加工中心 1 号", MachineType.machining_centre, "cnc_opcua", 11, "海天精工", "VMC850",
-                    {"支架": 95.0, "端盖": 140.0}),
+                    cnc_cycle_times(11)),
         DemoMachine("cnc-02", "立式加工中心 2 号", MachineType.machining_centre, "cnc_opcua", 12, "海天精工", "VMC1160",
-                    {"壳体": 210.0}),
+                    cnc_cycle_times(12)),
         DemoMachine("cnc-03", "数控车床 1 号", MachineType.cnc_lathe, "cnc_opcua", 13, "沈阳机床", "i5T3",
-                    {"轴套": 48.0}))),
+                    cnc_cycle_times(13)))),
     DemoFactory("91370200MA3C4D5E6", "青岛城阳厂区", "注塑车间", "gw-qingdao-imm", (
-        # the moulders' ideal cycle times are per part, one for each mould they run (see moulder_cycle_times)
         DemoMachine("imm-01", "注塑机 1 号 160T", MachineType.injection_moulding, "imm_modbus", 21, "海天", "MA1600",
                     moulder_cycle_times(21)),
         DemoMachine("imm-02", "注塑机 2 号 250T", MachineType.injection_moulding, "imm_modbus", 22, "海天", "MA2500",
@@ -170,9 +200,9 @@ FACTORIES = (
                     moulder_cycle_times(23)))),
     DemoFactory("91340200MA2T7U8W9", "芜湖经开区厂区", "钣金线", "gw-wuhu-sheet", (
         DemoMachine("laser-01", "光纤激光切割机", MachineType.laser_cutter, "cnc_opcua", 31, "大族激光", "G3015HF",
-                    {"机柜侧板": 60.0}),
+                    cnc_cycle_times(31)),
         DemoMachine("pb-01", "数控折弯机", MachineType.press_brake, "cnc_opcua", 32, "亚威", "PBH-110",
-                    {"机柜侧板": 75.0}))),
+                    cnc_cycle_times(32)))),
 )
 
 
@@ -263,6 +293,7 @@ def seed_factories(session: Session, directory: Path, platform_url: str) -> list
             device = _device(m, port)
             devices.append(device)
             machine = session.scalar(select(Machine).where(Machine.org_id == org.id, Machine.key == m.key))
+            created = machine is None
             if machine is None:
                 machine = Machine(org_id=org.id, line_id=line.id, key=m.key, name=m.name, machine_type=m.machine_type,
                                   manufacturer=m.manufacturer, model=m.model, ideal_cycle_times=m.cycle_times)
@@ -283,6 +314,9 @@ def seed_factories(session: Session, directory: Path, platform_url: str) -> list
                                 name=TAG_NAMES.get(suffix, suffix), unit=UCUM.get(str(tag.get("unit")), "1"),
                                 data_type=_tag_type(tag),
                                 source=str(tag.get("node") or f"{tag.get('kind')} register {tag.get('address')}")))
+            if created:  # its part tag, once the tag exists (a machine seeded earlier is left as it is)
+                session.flush()
+                machine.part_tag_key = m.part_tag
         gateway = session.scalar(select(Gateway).where(Gateway.key == factory.gateway_key))
         token = credentials.get(factory.gateway_key)
         if gateway is None or token is None or gateway.revoked_at is not None:

@@ -255,6 +255,29 @@ def step_machine_shows_live_values_and_trend(server: Server, story: dict) -> Non
     expect(page.get_by_text("最新值")).to_be_visible()
 
 
+def step_owner_names_the_part_tag(server: Server, story: dict) -> None:
+    """The machine form offers the machine's own tags as its part tag (what names the running program)."""
+    page: Page = story["page"]  # type: ignore[assignment]
+    _needs(story, "machine_url")
+    _nav(page, "厂区与设备")
+    page.locator("a.q-item").filter(has_text="立式加工中心").get_by_role("button", name="编辑").click()
+    dialog = _dialog(page)
+    expect(dialog.get_by_text("编辑设备")).to_be_visible()
+    part_tag = dialog.get_by_label("零件测点")
+    expect(part_tag).to_have_value("无：所有零件按最快的理想节拍计")
+    part_tag.click()
+    options = page.locator(".q-menu .q-item")
+    expect(options).to_have_count(3)  # none, and the machine's two tags
+    options.get_by_text(f"设备状态 · {STATE}", exact=True).click()
+    dialog.get_by_role("button", name="保存").click()
+    expect(dialog).to_be_hidden()
+    page.locator("a.q-item").filter(has_text="立式加工中心").get_by_role("button", name="编辑").click()
+    dialog = _dialog(page)
+    expect(dialog.get_by_label("零件测点")).to_have_value(f"设备状态 · {STATE}")
+    dialog.get_by_role("button", name="取消").click()
+    expect(dialog).to_be_hidden()
+
+
 def step_viewer_reads_but_does_not_change(server: Server, browser: Browser, story: dict) -> None:
     context = _context(browser)
     page = context.new_page()
@@ -303,6 +326,7 @@ def test_plant_story(server: Server, browser: Browser, story: dict) -> None:
     step_engineer_tools_add_tags(server, story)
     step_gateway_credential_and_ingest(server, story)
     step_machine_shows_live_values_and_trend(server, story)
+    step_owner_names_the_part_tag(server, story)
     step_viewer_reads_but_does_not_change(server, browser, story)
     step_another_tenant_gets_not_found(server, browser, story)
 

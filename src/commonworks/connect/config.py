@@ -19,9 +19,10 @@ imports asyncua. Each protocol module exposes ``DEVICE_CONFIG`` (a pydantic mode
 with ``from_config(config, emit)``). Other connectors (tests, site-specific ones) join with
 :func:`register_protocol`.
 
-Devices read by exception (``opcua``, ``sparkplug``, ``mqtt_json``) take ``republish_s`` (:data:`RepublishSeconds`): how long a
-tag's unchanged value goes unsent before the gateway sends it again while the device's connection is healthy, so
-that a machine standing still is not taken for offline (see :mod:`commonworks.connect.base`); 0 turns it off.
+Devices read by exception (``opcua``, ``sparkplug``, ``mqtt_json``) take ``republish_s``
+(:data:`RepublishSeconds`): how long a tag's unchanged value goes unsent before the gateway sends it
+again while the device's connection is healthy, so that a machine standing still is not taken for
+offline (see :mod:`commonworks.connect.base`); 0 turns it off.
 
 Tag keys must be unique across devices. They are found on a device config as a
 ``tag_keys()`` method or as a ``tags`` list whose items have a ``key``; protocols whose tags

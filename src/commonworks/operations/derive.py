@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from commonworks.operations.counts import HOUR_MS, hourly_increments
+from commonworks.operations.counts import HOUR_MS, HourCount, cycles_at, hourly_counts
 from commonworks.operations.models import MachineCount, MachineStateInterval, StateCursor, StateRuleRow
 from commonworks.operations.states import OPC_40001_1, Interval, State, StateRule, derive, tag_suffix
 from commonworks.telemetry.models import Machine, MachineDataMark, MachineType, Rollup1m, Sample, Tag
@@ -186,28 +186,43 @@ def _replace(session: Session, machine: Machine, start: int, new: list[Interval]
 
 
 def _recount(session: Session, machine: Machine, rule: StateRule, tags: _MachineTags, start: int, end: int) -> None:
-    """Recompute the machine's hourly part counts from ``start`` (an hour) on."""
-    def increments(suffix: str | None) -> dict[int, int]:
+    """Recompute the machine's hourly part counts from ``start`` (an hour) on, with the planned run time of the
+    parts whose part (the value of the machine's part tag) has its own ideal cycle time."""
+    part_tag = tag_suffix(machine.part_tag_key, machine.key) if machine.part_tag_key else None
+    part_samples = _samples(session, tags.by_suffix[part_tag], start, end) if part_tag in tags.by_suffix else None
+    cycles = {str(k): float(v) for k, v in (machine.ideal_cycle_times or {}).items()}
+
+    def counts(suffix: str | None) -> dict[int, HourCount]:
         if suffix is None or suffix not in tags.by_suffix:
             return {}
         ts, values = _samples(session, tags.by_suffix[suffix], start, end)
         numeric = np.array([v if isinstance(v, int | float) else np.nan for v in values], dtype=np.float64)
         ok = np.isfinite(numeric)
-        return hourly_increments(ts[ok], numeric[ok], start)
+        ts, numeric = ts[ok], numeric[ok]
+        cycle = cycles_at(ts, part_samples[0], part_samples[1], cycles) if part_samples is not None else None
+        return hourly_counts(ts, numeric, start, cycle)
+
+    def added(a: dict[int, HourCount], b: dict[int, HourCount]) -> dict[int, HourCount]:
+        zero = HourCount(0, 0.0, 0)
+        return {h: HourCount(*(x + y for x, y in zip(a.get(h, zero), b.get(h, zero), strict=True)))
+                for h in a.keys() | b.keys()}
 
     if rule.counter_tag is None:  # good and scrap parts are counted, all parts are not
-        good, scrap = increments(rule.good_tag), increments(rule.scrap_tag)
-        produced = {h: good.get(h, 0) + scrap.get(h, 0) for h in good.keys() | scrap.keys()}
+        good_counts = counts(rule.good_tag)
+        produced = added(good_counts, counts(rule.scrap_tag))
+        good = {h: c.parts for h, c in good_counts.items()}
     else:
-        produced = increments(rule.counter_tag)
+        produced = counts(rule.counter_tag)
         if rule.good_tag is not None:
-            good = increments(rule.good_tag)
+            good = {h: c.parts for h, c in counts(rule.good_tag).items()}
         else:
-            scrap = increments(rule.scrap_tag)
-            good = {h: n - scrap.get(h, 0) for h, n in produced.items()}
+            scrap = counts(rule.scrap_tag)
+            good = {h: c.parts - (scrap[h].parts if h in scrap else 0) for h, c in produced.items()}
     session.execute(delete(MachineCount).where(MachineCount.machine_id == machine.id, MachineCount.hour_ms >= start))
-    session.add_all(MachineCount(machine_id=machine.id, hour_ms=h, org_id=machine.org_id, produced=n,
-                                 good=max(0, min(n, good.get(h, 0)))) for h, n in sorted(produced.items()) if n > 0)
+    session.add_all(MachineCount(machine_id=machine.id, hour_ms=h, org_id=machine.org_id, produced=c.parts,
+                                 good=max(0, min(c.parts, good.get(h, 0))), planned_run_s=c.planned_run_s,
+                                 own_cycle_parts=c.own_cycle_parts)
+                    for h, c in sorted(produced.items()) if c.parts > 0)
     session.flush()
 
 

@@ -126,7 +126,13 @@ class ShiftCalendar(Timestamped, Base):
 
 
 class MachineCount(Base):
-    """Parts a machine made per hour (from its counter tags), kept with its states."""
+    """Parts a machine made per hour (from its counter tags), kept with its states.
+
+    ``planned_run_s`` is the planned run time (ISO 22400's PRI × PQ) of the ``own_cycle_parts`` of them whose
+    part — the value of the machine's part tag when they were counted — has its own ideal cycle time; the
+    other parts are valued at the machine's fastest ideal cycle when a report is made. Rows stored before
+    these columns existed have them null: all their parts are valued that way.
+    """
 
     __tablename__ = "machine_counts"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -136,7 +142,8 @@ class MachineCount(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     produced: Mapped[int] = mapped_column(Integer)
     good: Mapped[int] = mapped_column(Integer)
-
+    planned_run_s: Mapped[float | None] = mapped_column(Double)
+    own_cycle_parts: Mapped[int | None] = mapped_column(Integer)
 
 
 class Severity(enum.StrEnum):

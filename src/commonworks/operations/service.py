@@ -184,11 +184,14 @@ def calendar_of(machine: Machine, line_site: dict[int, int], calendars: list[Shi
 
 
 def ideal_cycle_s(machine: Machine) -> float | None:
-    """The machine's ideal cycle time: the fastest of its part families (ISO 22400's PRI for the best case)."""
+    """The machine's fastest ideal cycle time (ISO 22400's PRI for the best case): what a part is valued at when
+    the part being made is not known — the machine has no part tag, or the tag's value has no ideal cycle time.
+    Parts whose part is known are valued at its own cycle when they are counted (:mod:`.derive`)."""
     values = [float(v) for v in (machine.ideal_cycle_times or {}).values() if v]
     return min(values) if values else None
 
 
+_PLANNED_RUN_MS_SQL = "CAST(ROUND(COALESCE(planned_run_s, 0) * 1000) AS BIGINT)"
 _STATE_CODE_SQL = "CASE state " + " ".join(f"WHEN '{s.value}' THEN {c}" for s, c in STATE_CODE.items()) + " END"
 
 
@@ -266,8 +269,11 @@ def kpi_report(session: Session, machines: list[Machine], start_ms: int, end_ms:
     """ISO 22400-2 time elements, quantities and KPIs per machine over [start, end), and their roll-up.
 
     The plan comes from each machine's shift calendar; a machine without one is planned
-    around the clock (and says so: ``calendar_id`` null). A machine without an ideal cycle
-    time has no effectiveness, OEE or TEEP, and adds no Σ PRI×PQ to the total.
+    around the clock (and says so: ``calendar_id`` null). ΣPRI×PQ is the planned run time of what
+    was made (ISO 22400-2: PRI of each item): the hourly counts carry it for the parts whose part tag
+    value has its own ideal cycle time; the other parts — ``parts_without_own_cycle`` — are valued
+    at the machine's fastest ideal cycle (``ideal_cycle_s``). A machine without any ideal cycle
+    time has no effectiveness, OEE or TEEP, and adds no ΣPRI×PQ to the total.
     """
     check_range(start_ms, end_ms)
     period = Period(start_ms, end_ms)
@@ -293,23 +299,32 @@ def kpi_report(session: Session, machines: list[Machine], start_ms: int, end_ms:
                              shifts=_spans_for(users, {c: planned[c].shifts for c in users}),
                              planned_downtime=_spans_for(users, {c: planned[c].planned_down for c in users}))
     ideal = [ideal_cycle_s(m) for m in machines]
-    counts_rows = _machine_columns(
-        session, "machine_counts", ["hour_ms", "produced", "good"],
+    counts_rows = _machine_columns(  # the planned run time in whole milliseconds (the helper reads integers)
+        session, "machine_counts", ["hour_ms", "produced", "good", _PLANNED_RUN_MS_SQL, "COALESCE(own_cycle_parts, 0)"],
         f"machine_id IN ({id_list}) AND hour_ms > {lo - HOUR_MS} AND hour_ms <= {hi - HOUR_MS}")
     count_machine = machine_index(counts_rows[:, 0])
     ideal_of = np.array([c or 0.0 for c in ideal], dtype=np.float64)
+    produced = counts_rows[:, 2]
+    fallback_parts = produced - np.minimum(counts_rows[:, 5], produced)  # valued at the machine's fastest cycle
+    planned = counts_rows[:, 4] / 1000 + fallback_parts * ideal_of[count_machine]
+    planned[ideal_of[count_machine] == 0] = 0.0  # a machine without ideal cycle times (any more) is not judged
+    hour_end = counts_rows[:, 1] + HOUR_MS
     counts = production_counts(machines=n, period=period, counts=PartCounts(
-        count_machine, counts_rows[:, 1], counts_rows[:, 1] + HOUR_MS, counts_rows[:, 2], counts_rows[:, 3],
-        ideal_of[count_machine]))
+        count_machine, counts_rows[:, 1], hour_end, produced, counts_rows[:, 3], ideal_of[count_machine], planned))
+    inside = (hour_end > lo) & (hour_end <= hi)
+    without_own = np.bincount(count_machine[inside], weights=fallback_parts[inside], minlength=n).round().astype(int)
     entries = []
-    for machine, e, c, cycle, calendar_id in zip(machines, elements, counts, ideal, chosen, strict=True):
+    for machine, e, c, cycle, calendar_id, others in zip(machines, elements, counts, ideal, chosen,
+                                                         without_own.tolist(), strict=True):
         entry = {"machine_id": machine.id, "key": machine.key, "name": machine.name, "calendar_id": calendar_id,
-                 "ideal_cycle_s": cycle, **report_entry(e, c)}
+                 "ideal_cycle_s": cycle, "part_tag_key": machine.part_tag_key, **report_entry(e, c),
+                 "parts_without_own_cycle": others}
         if cycle is None:
             entry.update(effectiveness=None, oee=None, teep=None)
         entries.append(entry)
     return {"start": start_ms, "end": end_ms, "machines": entries,
-            "total": report_entry(sum(elements, TimeElements()), sum(counts, ProductionCounts())),
+            "total": {**report_entry(sum(elements, TimeElements()), sum(counts, ProductionCounts())),
+                      "parts_without_own_cycle": int(without_own.sum())},
             "machines_without_ideal_cycle": [m.key for m, c in zip(machines, ideal, strict=True) if c is None]}
 
 

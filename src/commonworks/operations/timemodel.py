@@ -36,7 +36,9 @@ Decisions, in the standard's terms (all within the report period ``[start, end)`
   period end), whole — a part is made when it is finished, and a counter reading is a
   total up to its timestamp. Prorating by overlap would invent
   fractions of parts. Counts are not cut to the shifts: a part made is a part made.
-  PRI per count row is its ideal cycle time, so ΣPRI·PQ = Σ ideal_cycle_s × produced.
+  Each count row carries the planned run time of its parts (ΣPRI·PQ of the row: PRI is the
+  ideal cycle time of the part actually made, which a row of a machine running several
+  programs mixes); without one it is ideal_cycle_s × produced, so ΣPRI·PQ sums the rows.
 * Intervals are half-open, integer milliseconds; empty ones (start = end) are ignored.
   Intervals of one machine's states must not overlap (``ValueError`` otherwise — the
   file reader reports the rows); calendar intervals may, they are merged.
@@ -141,11 +143,14 @@ class StateLog(Spans):
 
 @dataclass(frozen=True)
 class PartCounts(Spans):
-    """Part counts over intervals: produced, good, and the ideal cycle time (seconds per part)."""
+    """Part counts over intervals: produced, good, and the ideal cycle time (seconds per part) — or, when
+    ``planned_run_s`` is given, the planned run time of each row's parts (seconds, ΣPRI·PQ of the row), which
+    then counts instead of ``ideal_cycle_s × produced``."""
 
     produced: NDArray[np.int64]
     good: NDArray[np.int64]
     ideal_cycle_s: NDArray[np.float64]
+    planned_run_s: NDArray[np.float64] | None = None
 
     @classmethod
     def of(cls, rows: Iterable[tuple[int, int, int, int, int, float]]) -> PartCounts:  # type: ignore[override]
@@ -230,16 +235,27 @@ def production_counts(*, machines: int, period: Period, counts: PartCounts) -> l
     ...                       (0, 2 * h, 3 * h, 99, 99, 20.0)])  # the last one ends after the period
     >>> production_counts(machines=1, period=Period(0, 2 * h), counts=rows)
     [ProductionCounts(pq=330, gq=325, pri_pq=6600.0)]
+
+    The same hours with the planned run time of what was made: the first hour 120 parts of a 20 s
+    program and 60 of a 30 s one (2,400 + 1,800 s), the second 150 of the 20 s one (3,000 s):
+
+    >>> mixed = PartCounts(rows.machine, rows.start_ms, rows.end_ms, rows.produced, rows.good,
+    ...                    rows.ideal_cycle_s, planned_run_s=np.array([4_200.0, 3_000.0, 1_980.0]))
+    >>> production_counts(machines=1, period=Period(0, 2 * h), counts=mixed)
+    [ProductionCounts(pq=330, gq=325, pri_pq=7200.0)]
     """
-    counts._check("counts", machines, counts.produced, counts.good, counts.ideal_cycle_s)
+    planned = counts.ideal_cycle_s * counts.produced if counts.planned_run_s is None else counts.planned_run_s
+    counts._check("counts", machines, counts.produced, counts.good, counts.ideal_cycle_s, planned)
     if np.any(counts.produced < 0) or np.any(counts.good < 0) or np.any(counts.good > counts.produced):
         raise ValueError("counts: need 0 ≤ good ≤ produced")
     if not np.all(np.isfinite(counts.ideal_cycle_s)) or np.any(counts.ideal_cycle_s < 0):
         raise ValueError("counts: ideal cycle times must be finite and not negative")
+    if not np.all(np.isfinite(planned)) or np.any(planned < 0):
+        raise ValueError("counts: planned run times must be finite and not negative")
     inside = (counts.end_ms > period.start_ms) & (counts.end_ms <= period.end_ms)
     m = counts.machine[inside]
     pq = np.bincount(m, weights=counts.produced[inside], minlength=machines)
     gq = np.bincount(m, weights=counts.good[inside], minlength=machines)
-    pri_pq = np.bincount(m, weights=counts.produced[inside] * counts.ideal_cycle_s[inside], minlength=machines)
+    pri_pq = np.bincount(m, weights=planned[inside], minlength=machines)
     return [ProductionCounts(pq=round(p), gq=round(g), pri_pq=t)
             for p, g, t in zip(pq.tolist(), gq.tolist(), pri_pq.tolist(), strict=True)]

@@ -87,6 +87,9 @@ class Machine(Timestamped, Base):
     serial_number: Mapped[str | None] = mapped_column(String(100))
     year_built: Mapped[int | None] = mapped_column(Integer)
     ideal_cycle_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the key of one of the machine's own tags whose value names the part being made (the CNC's program, the
+    # moulder's mould number); ideal_cycle_times are then keyed by the values it takes
+    part_tag_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class Tag(Timestamped, Base):

@@ -37,9 +37,15 @@ Name = Annotated[str, Field(min_length=1, max_length=100)]
 TimeZone = Annotated[str, AfterValidator(_timezone), Field(examples=["Asia/Shanghai"])]
 Unit = Annotated[str, AfterValidator(check_unit), Field(description="UCUM code, e.g. mm/min, Cel, kW.h, {count}")]
 CycleTimes = Annotated[dict[str, float], AfterValidator(_cycle_times),
-                       Field(description="Ideal cycle time in seconds per part family.")]
+                       Field(description="Ideal cycle time in seconds per part family — per value of the "
+                                         "machine's part tag (program, mould number) when it has one.")]
 MachineKey = Annotated[str, Field(min_length=1, max_length=64, pattern=KEY_PATTERN, examples=["cnc-01"])]
 TagKey = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY_PATTERN, examples=["cnc-01.spindle_speed"])]
+PartTagKey = Annotated[str, Field(
+    min_length=1, max_length=100, pattern=KEY_PATTERN, examples=["cnc-01.program_name"],
+    description="The key of one of the machine's own tags whose value names the part being made (program, "
+                "mould number); ideal_cycle_times are then keyed by the values it takes. Null: every part is "
+                "valued at the fastest ideal cycle time.")]
 
 
 _In = Input
@@ -96,6 +102,7 @@ class MachineCreate(_In):
     serial_number: str | None = Field(default=None, max_length=100)
     year_built: int | None = Field(default=None, ge=1900, le=2100)
     ideal_cycle_times: CycleTimes = Field(default_factory=dict)
+    part_tag_key: PartTagKey | None = None
 
 
 class MachineUpdate(_In):
@@ -108,6 +115,7 @@ class MachineUpdate(_In):
     serial_number: str | None = Field(default=None, max_length=100)
     year_built: int | None = Field(default=None, ge=1900, le=2100)
     ideal_cycle_times: CycleTimes | None = None
+    part_tag_key: PartTagKey | None = None
 
 
 class MachineOut(_Out):
@@ -120,6 +128,7 @@ class MachineOut(_Out):
     serial_number: str | None
     year_built: int | None
     ideal_cycle_times: dict[str, float]
+    part_tag_key: str | None
 
 
 class TagCreate(_In):

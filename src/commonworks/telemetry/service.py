@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,6 +78,32 @@ def _no_lines(session: Session, site: Site) -> None:
 def _no_machines(session: Session, line: Line) -> None:
     if session.scalar(select(Machine.id).where(Machine.line_id == line.id).limit(1)) is not None:
         raise Conflict("the line still has machines; move or delete them first")
+
+
+def check_part_tag(session: Session, machine: Machine) -> None:
+    """A machine's part tag must be one of its own tags (422 naming ``part_tag_key`` otherwise)."""
+    key = machine.part_tag_key
+    if key is None:
+        return
+    with session.no_autoflush:
+        stored = session.scalar(select(Tag.id).where(Tag.org_id == machine.org_id, Tag.key == key,
+                                                     Tag.machine_id == machine.id)) if machine.id else None
+    pending = any(isinstance(t, Tag) and t.key == key and t.machine_id == machine.id and machine.id
+                  for t in session.new)
+    if stored is None and not pending:
+        if machine.id is None:
+            raise Invalid(f"part_tag_key: a new machine has no tags yet; create {key!r} on it, then set its part tag",
+                          field="part_tag_key")
+        raise Invalid(f"part_tag_key: {key!r} is not a tag of machine {machine.key}", field="part_tag_key")
+
+
+@event.listens_for(Session, "before_flush")
+def _part_tags_are_the_machines_own(session: Session, _context: Any, _instances: Any) -> None:
+    """Hold every machine stored with a new part tag to :func:`check_part_tag`, whichever way it is stored (the
+    API's and the pages' generic CRUD, whose whole-row check has no database, the demo, scripts)."""
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Machine) and (obj.id is None or inspect(obj).attrs.part_tag_key.history.has_changes()):
+            check_part_tag(session, obj)
 
 
 PLANT_RESOURCES = [

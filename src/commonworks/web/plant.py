@@ -268,17 +268,18 @@ class PlantView:
                     .classes("w-full")
                 serial = ui.input(_("Serial number"), value=(machine.serial_number or "") if machine else "") \
                     .props(INPUT).classes("w-full")
+            part_tag = self._part_tag_select(machine)
             families = CycleTimes(_, machine.ideal_cycle_times if machine else {})
             fields = {"line_id": line, "key": key, "name": name, "machine_type": kind, "year_built": year,
                       "manufacturer": maker, "model": model, "serial_number": serial,
-                      "ideal_cycle_times": families}
+                      "part_tag_key": part_tag, "ideal_cycle_times": families}
 
             def save() -> None:
                 values = {"line_id": line.value, "key": key.value.strip(), "name": name.value.strip(),
                           "machine_type": kind.value, "manufacturer": text_or_none(maker.value),
                           "model": text_or_none(model.value), "serial_number": text_or_none(serial.value),
                           "year_built": int(year.value) if year.value is not None else None,
-                          "ideal_cycle_times": families.values()}
+                          "ideal_cycle_times": families.values(), "part_tag_key": part_tag.value or None}
                 if machine is None:
                     done = save_form(_, fields, general, MachineCreate, values,
                                      lambda m: data.create(self.viewer.user_id, "machine", m))
@@ -292,6 +293,21 @@ class PlantView:
 
             self._buttons(dialog, save)
         dialog.open()
+
+    def _part_tag_select(self, machine: MachineOut | None) -> ui.select:
+        """The machine's part tag: one of its own tags (the running program, the mould number), or none."""
+        _ = self._
+        tags = data.machine_tags(self.viewer.user_id, machine.id) if machine is not None else []
+        options = {"": _("None: every part at the fastest ideal cycle time"),
+                   **{t.key: f"{t.name} · {t.key}" for t in tags}}
+        current = machine.part_tag_key if machine is not None and machine.part_tag_key in options else ""
+        hint = _("The tag whose value names the program or mould running; ideal cycle times are then per value "
+                 "of it.") if tags else _("Choose a part tag once the machine has tags.")
+        select = ui.select(options, label=_("Part tag"), value=current) \
+            .props(f'{INPUT} hint="{hint}"').classes("w-full")
+        if not tags:
+            select.disable()
+        return select
 
     # ------------------------------------------------------------ deletes
 
