@@ -8,6 +8,7 @@ does not know yet, in which case the test fails and says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,16 +17,24 @@ from commonworks.app import API_PREFIX, create_app
 from commonworks.core.settings import Settings
 from commonworks.operations.models import Alarm, AlarmStatus, MachineStateInterval, Severity
 from commonworks.operations.states import State
-from tests.conftest import make_plant
+from tests.conftest import Backend, SeededApp, make_plant
 
 # Routes anybody may call without a token.
-PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login"),
-          ("POST", "/api/v1/ingest")}  # gateway credential, not a user token: tests/telemetry
+PUBLIC = {
+    ("GET", "/api/v1/health"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/ingest"),
+}  # gateway credential, not a user token: tests/telemetry
 
 # Valid bodies, so that a refusal is about the tenant and not about the body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("POST", "/api/v1/orgs"): {"name_zh": "新企业", "credit_code": "91340100MA2N0C0Q05", "region_code": "340100",
-                               "industry_code": "C34", "size_class": "small"},
+    ("POST", "/api/v1/orgs"): {
+        "name_zh": "新企业",
+        "credit_code": "91340100MA2N0C0Q05",
+        "region_code": "340100",
+        "industry_code": "C34",
+        "size_class": "small",
+    },
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name_zh": "被改名"},
     ("POST", "/api/v1/users"): {"email": "intruder@factory-b.cn", "display_name": "x", "password": "long-enough"},
     ("PATCH", "/api/v1/users/{user_id}"): {"display_name": "被改名"},
@@ -43,12 +52,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/telemetry/retention"): {"raw_days": 1, "rollup_1m_days": 1, "rollup_1h_days": 1},
     ("POST", "/api/v1/state-rules"): {"machine_id": 1, "state_tag": "status"},
     ("PATCH", "/api/v1/state-rules/{state_rule_id}"): {"offline_after_s": 60},
-    ("POST", "/api/v1/downtime-reasons"): {"code": "X", "name_zh": "入侵", "name_en": "x", "category": "other",
-                                           "loss": "small_stops", "parent_id": 1},
+    ("POST", "/api/v1/downtime-reasons"): {
+        "code": "X",
+        "name_zh": "入侵",
+        "name_en": "x",
+        "category": "other",
+        "loss": "small_stops",
+        "parent_id": 1,
+    },
     ("PATCH", "/api/v1/downtime-reasons/{downtime_reason_id}"): {"name_zh": "被改名"},
     ("POST", "/api/v1/downtime-reasons/standard"): {},
-    ("POST", "/api/v1/shift-calendars"): {"name": "入侵日历", "machine_id": 1,
-                                          "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]},
+    ("POST", "/api/v1/shift-calendars"): {
+        "name": "入侵日历",
+        "machine_id": 1,
+        "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}],
+    },
     ("PATCH", "/api/v1/shift-calendars/{shift_calendar_id}"): {"name": "被改名"},
     ("PUT", "/api/v1/machine-states/{state_id}/reason"): {"reason_id": 1, "note": "入侵"},
     ("POST", "/api/v1/alarm-rules"): {"name": "入侵", "kind": "threshold", "tag": "x", "limit": 1, "machine_id": 1},
@@ -57,8 +75,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/network/profile"): {"published": True, "description_zh": "入侵"},
     ("POST", "/api/v1/network/capabilities"): {"process": "milling", "machine_ids": [1]},
     ("PATCH", "/api/v1/network/capabilities/{capability_id}"): {"price_per_hour": 1},
-    ("POST", "/api/v1/network/bookings"): {"machine_id": 1, "start_ms": 1795700000000, "end_ms": 1795710000000,
-                                           "label": "入侵"},
+    ("POST", "/api/v1/network/bookings"): {
+        "machine_id": 1,
+        "start_ms": 1795700000000,
+        "end_ms": 1795710000000,
+        "label": "入侵",
+    },
     ("PATCH", "/api/v1/network/bookings/{booking_id}"): {"label": "被改名"},
     ("POST", "/api/v1/network/capacity/publish"): {"capability_id": 1},
     ("POST", "/api/v1/network/demands"): {"kind": "technical", "title": "入侵", "description": "x"},
@@ -85,8 +107,7 @@ def _routes() -> list[tuple[str, str]]:
     """Every operation of the API, read from the app's OpenAPI document."""
     app = create_app(Settings(database_url="sqlite://", secret_key="x"), ui=False)
     paths = app.openapi()["paths"]
-    return [(method.upper(), path) for path, ops in paths.items() if path.startswith(API_PREFIX)
-            for method in ops]
+    return [(method.upper(), path) for path, ops in paths.items() if path.startswith(API_PREFIX) for method in ops]
 
 
 ROUTES = _routes()
@@ -97,9 +118,17 @@ def _fill(path: str, tenants) -> str:  # type: ignore[no-untyped-def]
     """Put tenant A's own ids into the path parameters."""
     a = tenants.a
     plant = a.plant
-    ids = {"org_id": a.org_id, "user_id": a.viewer.user_id, "token_id": a.viewer_token_id,
-           "site_id": plant.site_id, "line_id": plant.line_id, "machine_id": plant.machine_id,
-           "tag_id": plant.tags["spindle_speed"], "gateway_id": plant.gateway_id, **a.operations}
+    ids = {
+        "org_id": a.org_id,
+        "user_id": a.viewer.user_id,
+        "token_id": a.viewer_token_id,
+        "site_id": plant.site_id,
+        "line_id": plant.line_id,
+        "machine_id": plant.machine_id,
+        "tag_id": plant.tags["spindle_speed"],
+        "gateway_id": plant.gateway_id,
+        **a.operations,
+    }
     ids["org_id"] = a.org_id  # (also the path parameter of an enterprise's reputation)
 
     def one(match: re.Match[str]) -> str:
@@ -118,24 +147,38 @@ def _url(method: str, path: str, tenants) -> str:  # type: ignore[no-untyped-def
 def _state_of_a(client, tenants) -> list[Any]:  # type: ignore[no-untyped-def]
     h = tenants.a.owner.headers
     plant = tenants.a.plant
-    return [client.get(f"/api/v1/orgs/{tenants.a.org_id}", headers=h).json(),
-            client.get("/api/v1/users?limit=500", headers=h).json(),
-            client.get("/api/v1/tokens?limit=500", headers=tenants.a.viewer.headers).json(),
-            *[client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
-              for kind in ("sites", "lines", "machines", "tags", "gateways")],
-            client.get(f"/api/v1/machines/{plant.machine_id}/latest", headers=h).json(),
-            client.get("/api/v1/telemetry/retention", headers=h).json(),
-            *[client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
-              for kind in ("state-rules", "downtime-reasons", "shift-calendars", "alarm-rules", "alarms")],
-            client.get(f"/api/v1/machines/{plant.machine_id}/states?start=1795700000000&end=1795800000000",
-                       headers=h).json(),
-            *[client.get(f"/api/v1/network/{kind}", headers=h).json()
-              for kind in ("profile", "capabilities?limit=500", "bookings?limit=500", "demands?scope=mine",
-                           "orders", f"demands/{tenants.a.operations['demand_id']}/quotes")]]
+    return [
+        client.get(f"/api/v1/orgs/{tenants.a.org_id}", headers=h).json(),
+        client.get("/api/v1/users?limit=500", headers=h).json(),
+        client.get("/api/v1/tokens?limit=500", headers=tenants.a.viewer.headers).json(),
+        *[
+            client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
+            for kind in ("sites", "lines", "machines", "tags", "gateways")
+        ],
+        client.get(f"/api/v1/machines/{plant.machine_id}/latest", headers=h).json(),
+        client.get("/api/v1/telemetry/retention", headers=h).json(),
+        *[
+            client.get(f"/api/v1/{kind}?limit=500", headers=h).json()
+            for kind in ("state-rules", "downtime-reasons", "shift-calendars", "alarm-rules", "alarms")
+        ],
+        client.get(
+            f"/api/v1/machines/{plant.machine_id}/states?start=1795700000000&end=1795800000000", headers=h
+        ).json(),
+        *[
+            client.get(f"/api/v1/network/{kind}", headers=h).json()
+            for kind in (
+                "profile",
+                "capabilities?limit=500",
+                "bookings?limit=500",
+                "demands?scope=mine",
+                "orders",
+                f"demands/{tenants.a.operations['demand_id']}/quotes",
+            )
+        ],
+    ]
 
 
-@pytest.fixture
-def with_token(client, tenants):  # type: ignore[no-untyped-def]
+def _seed(client, tenants) -> None:  # type: ignore[no-untyped-def]
     """Tenant A with an API token, a plant with telemetry, and a gateway."""
     created = client.post("/api/v1/tokens", json={"name": "A's token"}, headers=tenants.a.viewer.headers).json()
     tenants.a.viewer_token_id = created["id"]
@@ -146,28 +189,58 @@ def with_token(client, tenants):  # type: ignore[no-untyped-def]
     rule = client.post("/api/v1/state-rules", json={"machine_type": "cnc_mill"}, headers=h).json()
     assert client.post("/api/v1/downtime-reasons/standard", headers=h).status_code == 200
     reason = client.get("/api/v1/downtime-reasons?limit=1", headers=h).json()["items"][0]
-    calendar = client.post("/api/v1/shift-calendars", headers=h, json={
-        "name": "两班", "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]}).json()
+    calendar = client.post(
+        "/api/v1/shift-calendars",
+        headers=h,
+        json={"name": "两班", "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]},
+    ).json()
     with client.app.state.db.transaction() as session:
-        stop = MachineStateInterval(org_id=tenants.a.org_id, machine_id=tenants.a.plant.machine_id,
-                                    start_ms=1795760000000, end_ms=1795770000000, state=State.down_unplanned)
+        stop = MachineStateInterval(
+            org_id=tenants.a.org_id,
+            machine_id=tenants.a.plant.machine_id,
+            start_ms=1795760000000,
+            end_ms=1795770000000,
+            state=State.down_unplanned,
+        )
         session.add(stop)
         session.flush()
         stop_id = stop.id
-    alarm_rule = client.post("/api/v1/alarm-rules", headers=h, json={
-        "name": "超速", "kind": "threshold", "tag": "spindle_speed", "limit": 1000}).json()
+    alarm_rule = client.post(
+        "/api/v1/alarm-rules",
+        headers=h,
+        json={"name": "超速", "kind": "threshold", "tag": "spindle_speed", "limit": 1000},
+    ).json()
     with client.app.state.db.transaction() as session:
-        alarm = Alarm(org_id=tenants.a.org_id, rule_id=alarm_rule["id"], machine_id=tenants.a.plant.machine_id,
-                      status=AlarmStatus.active, severity=Severity.warning, message="sentinel-a alarm",
-                      raised_ms=1795760000000)
+        alarm = Alarm(
+            org_id=tenants.a.org_id,
+            rule_id=alarm_rule["id"],
+            machine_id=tenants.a.plant.machine_id,
+            status=AlarmStatus.active,
+            severity=Severity.warning,
+            message="sentinel-a alarm",
+            raised_ms=1795760000000,
+        )
         session.add(alarm)
         session.flush()
         alarm_id = alarm.id
-    tenants.a.operations = {"state_rule_id": rule["id"], "downtime_reason_id": reason["id"],
-                            "shift_calendar_id": calendar["id"], "state_id": stop_id,
-                            "alarm_rule_id": alarm_rule["id"], "alarm_id": alarm_id,
-                            **_network_of_a(client, tenants)}
-    return tenants
+    tenants.a.operations = {
+        "state_rule_id": rule["id"],
+        "downtime_reason_id": reason["id"],
+        "shift_calendar_id": calendar["id"],
+        "state_id": stop_id,
+        "alarm_rule_id": alarm_rule["id"],
+        "alarm_id": alarm_id,
+        **_network_of_a(client, tenants),
+    }
+
+
+@pytest.fixture(scope="session")
+def seeded(backend: Backend, password_hash: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededApp]:
+    """Tenants A, B, an operator and a government, with A's rows of every kind: seeded once per backend, and
+    copied back before each test that follows one which sent a request that may write."""
+    app = SeededApp(backend, "tenancy", tmp_path_factory.mktemp("tenancy"), password_hash, seed=_seed)
+    yield app
+    app.close()
 
 
 def _network_of_a(client, tenants) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -176,24 +249,49 @@ def _network_of_a(client, tenants) -> dict[str, int]:  # type: ignore[no-untyped
     h, api = tenants.a.owner.headers, "/api/v1/network"
     plant = tenants.a.plant
     client.put(f"{api}/profile", headers=h, json={"description_zh": "sentinel-a 机加工"})
-    capability = client.post(f"{api}/capabilities", headers=h, json={"process": "milling",
-                                                                     "machine_ids": [plant.machine_id]}).json()
-    booking = client.post(f"{api}/bookings", headers=h, json={
-        "machine_id": plant.machine_id, "start_ms": 1795700000000, "end_ms": 1795710000000,
-        "label": "sentinel-a job"}).json()
-    draft = client.post(f"{api}/demands", headers=h, json={
-        "kind": "technical", "title": "sentinel-a 问题", "description": "sentinel-a", "publish": False}).json()
+    capability = client.post(
+        f"{api}/capabilities", headers=h, json={"process": "milling", "machine_ids": [plant.machine_id]}
+    ).json()
+    booking = client.post(
+        f"{api}/bookings",
+        headers=h,
+        json={
+            "machine_id": plant.machine_id,
+            "start_ms": 1795700000000,
+            "end_ms": 1795710000000,
+            "label": "sentinel-a job",
+        },
+    ).json()
+    draft = client.post(
+        f"{api}/demands",
+        headers=h,
+        json={"kind": "technical", "title": "sentinel-a 问题", "description": "sentinel-a", "publish": False},
+    ).json()
     op = tenants.operator.owner.headers
-    wanted = client.post(f"{api}/demands", headers=op, json={
-        "kind": "part_rfq", "title": "支架", "process": "milling", "quantity": 10, "due_date": "2030-01-01"}).json()
-    quote = client.post(f"{api}/demands/{wanted['id']}/quotes", headers=h,
-                        json={"price": 100, "lead_time_days": 3, "note": "sentinel-a"}).json()
+    wanted = client.post(
+        f"{api}/demands",
+        headers=op,
+        json={"kind": "part_rfq", "title": "支架", "process": "milling", "quantity": 10, "due_date": "2030-01-01"},
+    ).json()
+    quote = client.post(
+        f"{api}/demands/{wanted['id']}/quotes",
+        headers=h,
+        json={"price": 100, "lead_time_days": 3, "note": "sentinel-a"},
+    ).json()
     order = client.post(f"{api}/quotes/{quote['id']}/accept", headers=op).json()
-    bound = client.post(f"{api}/orders/{order['id']}/bind", headers=h, json={
-        "machine_id": plant.machine_id, "counter_tag_id": plant.tags["part_count"]})
+    bound = client.post(
+        f"{api}/orders/{order['id']}/bind",
+        headers=h,
+        json={"machine_id": plant.machine_id, "counter_tag_id": plant.tags["part_count"]},
+    )
     assert bound.status_code == 200, bound.text
-    return {"capability_id": capability["id"], "booking_id": booking["id"], "demand_id": draft["id"],
-            "quote_id": quote["id"], "order_id": order["id"]}
+    return {
+        "capability_id": capability["id"],
+        "booking_id": booking["id"],
+        "demand_id": draft["id"],
+        "quote_id": quote["id"],
+        "order_id": order["id"],
+    }
 
 
 def test_route_table_is_not_empty() -> None:
@@ -201,10 +299,11 @@ def test_route_table_is_not_empty() -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
-def test_another_tenants_token_cannot_reach_or_change_data(client, with_token, method, path) -> None:  # type: ignore[no-untyped-def]
-    tenants = with_token
+def test_another_tenants_token_cannot_reach_or_change_data(seeded: SeededApp, method: str, path: str) -> None:
+    tenants = seeded.tenants
     if method in {"POST", "PUT", "PATCH"} and (method, path) not in BODIES:
         pytest.fail(f"{method} {path}: add a valid sample body to BODIES in this test")
+    client = seeded.fresh(writes=method != "GET")
     before = _state_of_a(client, tenants)
     url = _url(method, path, tenants)
     intruders = (tenants.b.owner, tenants.government.owner)
@@ -221,10 +320,12 @@ def test_another_tenants_token_cannot_reach_or_change_data(client, with_token, m
 
 
 @pytest.mark.parametrize(("method", "path"), PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
-def test_every_private_route_needs_a_token(client, with_token, method, path) -> None:  # type: ignore[no-untyped-def]
-    response = client.request(method, _url(method, path, with_token), json=BODIES.get((method, path)))
+def test_every_private_route_needs_a_token(seeded: SeededApp, method: str, path: str) -> None:
+    client = seeded.fresh(writes=method != "GET")
+    response = client.request(method, _url(method, path, seeded.tenants), json=BODIES.get((method, path)))
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
+    seeded.untouched()  # refused by the token check, before the route's handler
 
 
 def test_government_staff_never_read_an_enterprise_profile(client, tenants) -> None:  # type: ignore[no-untyped-def]

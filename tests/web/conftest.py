@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one server subprocess per test module, one chromium per session."""
+"""Fixtures of the browser tests: one server subprocess and one chromium per test module."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium through Playwright's sync API, for one module: while Playwright runs, its event loop is the
+    thread's running loop, and a later test of the same worker that calls ``asyncio.run`` would fail."""
     executable = chromium()
     with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
