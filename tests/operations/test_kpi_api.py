@@ -152,3 +152,29 @@ def test_pareto_counts_stop_time_in_planned_busy_time_only(client, tenants, day)
     rows = client.get("/api/v1/operations/downtime/pareto", params=params, headers=tenants.a.viewer.headers).json()
     # 50 min down, 30 of them in the break: 20 min (1,200 s) more down time, one stop more
     assert [(r["state"], r["seconds"], r["count"]) for r in rows] == [("down_unplanned", 3900, 3), ("setup", 1200, 1)]
+
+
+def test_machine_columns_read_every_row_of_every_machine_in_step(client, tenants, day) -> None:  # type: ignore[no-untyped-def]
+    """The reader behind the KPI report (per machine, per column lists on SQLite; packed bytes on PostgreSQL) gives
+    each row's values side by side, for every machine asked for; SQLite refuses an expression that is not an
+    integer instead of reading a part of it."""
+    from commonworks.operations.service import _machine_columns
+
+    other = make_plant(client, tenants.a.owner, prefix="cnc-02", gateway_key="gw-b")
+    with client.app.state.db.transaction() as session:
+        session.add_all(MachineCount(machine_id=other.machine_id, org_id=tenants.a.org_id, hour_ms=at(h),
+                                     produced=100 + h, good=90 + h, planned_run_s=h * 1.5) for h in range(3))
+    ids = f"{day.machine_id}, {other.machine_id}"
+    with client.app.state.db.sessions() as session:
+        planned_ms = "CAST(ROUND(COALESCE(planned_run_s, 0) * 1000) AS BIGINT)"
+        rows = _machine_columns(session, "machine_counts", ["hour_ms", "produced", "good", planned_ms],
+                                f"machine_id IN ({ids})")
+        got = sorted(map(tuple, rows.tolist()))
+        assert got == sorted([(day.machine_id, at(10), 500, 480, 0), (day.machine_id, at(14), 500, 480, 0)]
+                             + [(other.machine_id, at(h), 100 + h, 90 + h, h * 1500) for h in range(3)])
+        states = _machine_columns(session, "machine_states", ["start_ms", "end_ms"], f"machine_id IN ({ids})")
+        assert sorted(map(tuple, states.tolist())) == [(day.machine_id, a, b) for a, b, _ in DAY_STATES]
+        assert _machine_columns(session, "machine_states", ["start_ms"], "machine_id IN (NULL)").shape == (0, 2)
+        if session.bind.dialect.name == "sqlite":  # (PostgreSQL casts to int8 itself)
+            with pytest.raises(ValueError):  # 1.5 is not read as 1
+                _machine_columns(session, "machine_counts", ["planned_run_s"], f"machine_id = {other.machine_id}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import chain
+import warnings
 from typing import Any
 
 import numpy as np
@@ -204,7 +204,7 @@ def _machine_columns(session: Session, table: str, columns: list[str], where: st
     90 % of :func:`kpi_report`. PostgreSQL packs each machine's rows into one ``bytea``
     (``string_agg`` of ``int8send``) that numpy reads as big-endian int64 — one value per machine
     crosses the wire instead of a message per row (a ``COPY … TO STDOUT`` costs a Python call per
-    row in psycopg); SQLite's cursor tuples are flattened by ``np.fromiter``. The expressions
+    row in psycopg); SQLite lists each machine's values per column as text for numpy to parse. The expressions
     must not be NULL; ``where`` may hold only trusted literals (integers formatted by the caller).
     """
     conn = session.connection()
@@ -219,9 +219,20 @@ def _machine_columns(session: Session, table: str, columns: list[str], where: st
         out[:, 0] = np.repeat(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows])
         out[:, 1:] = np.frombuffer(b"".join(r[2] for r in rows), dtype=">i8").reshape(-1, width - 1)
         return out
+    # SQLite: one text list per machine and column (``group_concat`` sees the rows of a group in the same order
+    # for every column), parsed by numpy. A Python tuple per row cost about 1.3 µs (0.86 s for 600k intervals);
+    # this is a third of that.
+    lists = ", ".join(f"group_concat({c})" for c in columns)
     rows = driver.cursor().execute(  # type: ignore[union-attr]
-        f"SELECT machine_id, {', '.join(columns)} FROM {table} WHERE {where}").fetchall()
-    return np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows) * width).reshape(-1, width)
+        f"SELECT machine_id, count(*), {lists} FROM {table} WHERE {where} GROUP BY machine_id").fetchall()
+    counts = [r[1] for r in rows]
+    out = np.empty((sum(counts), width), dtype=np.int64)
+    out[:, 0] = np.repeat(np.array([r[0] for r in rows], dtype=np.int64), counts)
+    for j in range(1, width):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns (and stops) at text it cannot read: a non-integer
+            out[:, j] = np.fromstring(",".join(r[1 + j] for r in rows), dtype=np.int64, sep=",")
+    return out
 
 
 class _MachineIndex:
