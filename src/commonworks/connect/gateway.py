@@ -352,8 +352,15 @@ class Gateway:
         # The batch after ``last_sent``, read and encoded while the platform commits the one in flight:
         # the gateway's share of a round trip then overlaps the platform's instead of adding to it.
         prefetch: asyncio.Future[_Encoded | None] | None = None
+        # Acks being recorded in the worker thread. The next batch goes out without waiting for them: the worker
+        # thread runs them in order before any later read of the buffer, and an ack lost to a crash only makes the
+        # platform count that batch again as duplicates.
+        recording: list[asyncio.Future[None]] = []
         try:
             while not stop.is_set():
+                for future in [f for f in recording if f.done()]:
+                    recording.remove(future)
+                    future.result()  # a failing disk stops the loop here, as it did when awaited at once
                 self._queued.clear()  # before peeking, so an append after the peek wakes us
                 while len(in_flight) < self.transport.max_in_flight:
                     encoded = await prefetch if prefetch is not None else None
@@ -397,7 +404,7 @@ class Gateway:
                     except TransportError as exc:
                         failure = failure or exc
                     else:
-                        await self._io(self._acked, encoded_done, ack)
+                        recording.append(asyncio.ensure_future(self._io(self._acked, encoded_done, ack)))
                         backoff.reset()
                 if failure is not None:
                     # Start again from the oldest unacked sample after a pause; what is still in flight
@@ -412,6 +419,7 @@ class Gateway:
                             await asyncio.wait_for(stop.wait(), timeout=backoff.next_delay())
         finally:
             await cancel_all([*in_flight, *([prefetch] if prefetch else [])])
+            await asyncio.gather(*recording, return_exceptions=True)
 
     def _note_outage(self, failure: Exception) -> None:
         self.stats.last_error = str(failure)
