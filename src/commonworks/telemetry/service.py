@@ -157,17 +157,30 @@ def dead_letters_query(session: Session, caller: Principal, gateway_id: int) -> 
     return select(DeadLetter).where(DeadLetter.gateway_id == gateway.id).order_by(DeadLetter.id.desc())
 
 
-def gateway_for_token(session: Session, token: str | None) -> Gateway:
-    """The active gateway a credential belongs to, or 401."""
+@dataclass(frozen=True)
+class _Sender:
+    """The authenticated gateway, as plain values (valid across the two transactions of an ingest)."""
+
+    id: int
+    org_id: int
+    key: str
+    allow_create_tags: bool
+
+
+def gateway_for_token(session: Session, token: str | None) -> _Sender:
+    """The active gateway a credential belongs to, as plain values, or 401 (one statement: every batch asks)."""
     if not token or not token.startswith(GATEWAY_TOKEN_PREFIX):
         raise Unauthorized("a gateway credential (cwg_…) is required")
-    gateway = session.scalar(select(Gateway).where(Gateway.token_hash == hash_api_token(token)))
-    if gateway is None or gateway.revoked_at is not None:
+    row = session.execute(
+        select(Gateway.id, Gateway.org_id, Gateway.key, Gateway.allow_create_tags, Gateway.revoked_at,
+               Organization.is_active)
+        .join(Organization, Organization.id == Gateway.org_id)
+        .where(Gateway.token_hash == hash_api_token(token))).first()
+    if row is None or row.revoked_at is not None:
         raise Unauthorized("gateway credential is unknown or revoked")
-    active = session.scalar(select(Organization.is_active).where(Organization.id == gateway.org_id))
-    if not active:
+    if not row.is_active:
         raise Unauthorized("the gateway's organization is deactivated")
-    return gateway
+    return _Sender(row.id, row.org_id, row.key, row.allow_create_tags)
 
 
 # ---------------------------------------------------------------- ingest
@@ -200,16 +213,6 @@ def _keys_of(doc: dict[str, Any]) -> set[str]:
     return keys
 
 
-@dataclass(frozen=True)
-class _Sender:
-    """The authenticated gateway, as plain values (valid across the two transactions of an ingest)."""
-
-    id: int
-    org_id: int
-    key: str
-    allow_create_tags: bool
-
-
 @dataclass
 class _Plan:
     sender: _Sender
@@ -219,10 +222,10 @@ class _Plan:
 
 
 def _authenticate(session: Session, token: str | None, gateway_key: str | None) -> _Sender:
-    gateway = gateway_for_token(session, token)
-    if gateway_key is not None and gateway.key != gateway_key:
-        raise Unauthorized(f"this credential belongs to gateway {gateway.key}, not {gateway_key}")
-    return _Sender(gateway.id, gateway.org_id, gateway.key, gateway.allow_create_tags)
+    sender = gateway_for_token(session, token)
+    if gateway_key is not None and sender.key != gateway_key:
+        raise Unauthorized(f"this credential belongs to gateway {sender.key}, not {gateway_key}")
+    return sender
 
 
 def _plan(session: Session, sender: _Sender, docs: list[dict[str, Any]], *, now_ms: int,
