@@ -193,7 +193,8 @@ def ingest_worker(
     import signal
 
     from commonworks.operations.alarms import install as install_alarms
-    from commonworks.telemetry.mqtt_worker import broker_address, run_worker, tune_gc
+    from commonworks.process import tune_gc
+    from commonworks.telemetry.mqtt_worker import broker_address, run_worker
 
     settings = _settings()
     broker = url or settings.mqtt_url

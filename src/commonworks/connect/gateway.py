@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import re
@@ -48,6 +47,7 @@ from commonworks.connect.config import ConfigError, GatewayConfig, load_protocol
 from commonworks.connect.protocol import encode_columns
 from commonworks.connect.samples import Block, Sample
 from commonworks.connect.transport import BatchRejected, BatchTooLarge, Transport, TransportError, make_transport
+from commonworks.process import tune_gc
 
 log = logging.getLogger("commonworks.connect.gateway")
 
@@ -608,16 +608,6 @@ async def run_gateway(config: GatewayConfig, stop: asyncio.Event) -> None:
     await Gateway(config).run(stop)
 
 
-def _tune_gc() -> None:
-    """Keep the collector off the long-lived start-up objects, and collect the youngest generation every 50,000
-    allocations instead of 700: decoding hundreds of Sparkplug metrics per message allocates that many objects in
-    moments, and the default thresholds rescanned the young heap so often that it cost about a tenth of the
-    gateway's time per point (bench/ingest.py)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 async def serve(config: GatewayConfig) -> None:
     """Run until SIGTERM or SIGINT (a second one exits at once; the buffer keeps what was committed)."""
     stop = asyncio.Event()
@@ -632,7 +622,7 @@ async def serve(config: GatewayConfig) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    _tune_gc()
+    tune_gc()
     try:
         await run_gateway(config, stop)
     finally:

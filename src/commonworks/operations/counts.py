@@ -116,7 +116,7 @@ def hourly_counts(
     buckets, bucket = np.unique(hours, return_inverse=True)
     n = len(buckets)
     total = np.bincount(bucket, weights=parts, minlength=n)
-    planned = np.bincount(bucket, weights=np.where(own, parts * np.where(own, cycle, 0.0), 0.0), minlength=n)
+    planned = np.bincount(bucket, weights=parts * np.where(own, cycle, 0.0), minlength=n)
     owned = np.bincount(bucket, weights=np.where(own, parts, 0.0), minlength=n)
     return {
         int(b): HourCount(round(t), float(p), round(o))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import uuid
 from collections import defaultdict, deque
@@ -358,20 +357,6 @@ async def _store(db: Database, inbox: _Inbox, stop: asyncio.Event, max_messages:
                 return
     finally:
         stopping.cancel()
-
-
-def tune_gc() -> None:
-    """Garbage-collector settings for a worker process (call once, after start-up).
-
-    A micro-batch of small messages allocates tens of thousands of short-lived dicts and
-    lists, and with the default thresholds the collector ran so often, rescanning the
-    long-lived start-up objects (SQLAlchemy, pydantic) each time, that it took about a
-    third of the storing time. Start-up objects are frozen out of collections and the
-    youngest generation is collected every 50,000 allocations instead of 700.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 def publish_properties(token: str, *, batched_acks: bool = True) -> Properties:
